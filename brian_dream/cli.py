@@ -1,0 +1,222 @@
+"""The ``brian-dream`` command line."""
+
+import argparse
+import sys
+
+import yaml
+
+from .errors import BrianDreamError, ConfigError
+
+__all__ = ["main", "build_parser"]
+
+_EPILOG = """examples:
+  brian-dream train                                   # quick start: PaddleTrack, 2 seeds, 60 games
+  brian-dream train --preset dynapse_pong --games 300 --seeds 10
+  brian-dream train --preset lif_pong --set agent.learning_rate=0.002 --set simulation.dt="0.25 ms"
+  brian-dream show-config --preset dynapse_pong       # every value, with defaults
+  brian-dream presets                                 # presets and neuron parameter sets
+"""
+
+
+def _seed_list(text):
+    try:
+        seeds = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--seed-list {text!r}: give comma-separated integers, e.g. 0,1,2") from None
+    if not seeds:
+        raise argparse.ArgumentTypeError("--seed-list: give at least one seed")
+    return seeds
+
+
+def _positive(text):
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if v <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {v}")
+    return v
+
+
+def _nonnegative(text):
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {text!r}") from None
+    if v < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer, got {v}")
+    return v
+
+
+def _add_config_options(p):
+    p.add_argument("--preset", default="quickstart", metavar="NAME|FILE",
+                   help="experiment preset from models/ (see 'brian-dream presets') or a YAML file "
+                        "(default: %(default)s)")
+    p.add_argument("--games", type=_positive, metavar="N", help="games per replica (experiment.games)")
+    p.add_argument("--seeds", type=_positive, metavar="N",
+                   help="number of replicas: seeds SEED..SEED+N-1, all in one simulation")
+    p.add_argument("--seed", type=_nonnegative, default=None, metavar="SEED",
+                   help="first seed for --seeds (default 0; alone: run one replica with this seed)")
+    p.add_argument("--seed-list", type=_seed_list, metavar="S1,S2,...", help="explicit list of replica seeds")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                   help="override any config value by dotted key, value read as YAML; repeatable "
+                        "(e.g. --set agent.learning_rate=0 --set substrate.neuron_params.tau_mem='15 ms')")
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="brian-dream",
+        description="Spiking agents (Brian2; LIF or simulated DYNAP-SE) that learn Atari Pong by policy gradient.",
+        epilog=_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("train", help="train agents and write a run folder",
+                       description="Train one agent per seed (all replicas in one Brian2 simulation) and write a run "
+                                   "folder: config.yaml, meta.json, metrics.csv, checkpoint.npz, learning_curve.png.")
+    _add_config_options(p)
+    p.add_argument("--out", default="runs", metavar="DIR", help="parent folder of run folders (default: %(default)s)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar; print only the summary")
+
+    p = sub.add_parser("show-config", help="print the fully resolved configuration as YAML",
+                       description="Print every configuration value (preset + overrides + defaults) as YAML.")
+    _add_config_options(p)
+
+    sub.add_parser("presets", help="list experiment presets and neuron parameter sets")
+    sub.add_parser("envs", help="list the environments brian_dream can encode")
+
+    p = sub.add_parser("neuron", help="describe a neuron parameter set: parameters, units, values")
+    p.add_argument("name", help="a neuron set from models/neurons/ (e.g. dpi_dynapse1, lif_capone)")
+
+    p = sub.add_parser("plot", help="redraw the learning-curve figure of one or more run folders")
+    p.add_argument("runs", nargs="+", metavar="RUN_DIR")
+    p.add_argument("--out", default=None, metavar="PNG", help="output file (default: learning_curve.png in the "
+                                                             "first run folder)")
+    p.add_argument("--window", type=_positive, default=50, help="games per trailing average (default: %(default)s)")
+    return parser
+
+
+def _version():
+    from . import __version__
+
+    return __version__
+
+
+def _config_from_args(args):
+    from .config import load_preset, parse_override
+
+    overrides = dict(parse_override(o) for o in args.overrides)
+    if args.games is not None:
+        overrides["experiment.games"] = args.games
+    if args.seed_list is not None:
+        if args.seeds is not None or args.seed is not None:
+            raise ConfigError("give either --seed-list or --seeds/--seed, not both")
+        overrides["experiment.seeds"] = args.seed_list
+    elif args.seeds is not None or args.seed is not None:
+        first = args.seed or 0
+        overrides["experiment.seeds"] = list(range(first, first + (args.seeds or 1)))
+    return load_preset(args.preset, overrides)
+
+
+def _cmd_train(args):
+    from .experiment import train
+
+    config = _config_from_args(args)
+    result = train(config, out_dir=args.out, progress=not args.quiet)
+    final = result.final_returns(min(config.experiment.curve_window, config.experiment.games))
+    t = result.timings
+    print(f"run folder: {result.run_dir}")
+    print(f"final return (last {min(config.experiment.curve_window, config.experiment.games)} games), "
+          f"mean ± SD over {len(final)} replicas: {final.mean():+.3f} ± {final.std():.3f}")
+    print(f"wall {t['total']:.1f} s: setup {t['setup']:.1f}, simulation {t['simulation']:.1f}, env {t['env']:.1f}, "
+          f"readout {t['readout']:.1f}; {t['agent_frames'] / max(t['total'] - t['setup'], 1e-9):.0f} agent-frames/s")
+
+
+def _cmd_show_config(args):
+    print(yaml.safe_dump(_config_from_args(args).to_dict(), sort_keys=False), end="")
+
+
+def _cmd_presets(args):
+    from .config import _preset_data, available_neuron_sets, available_presets, load_neuron_set
+
+    print("experiment presets (models/*.yaml):")
+    for name in available_presets():
+        data, _ = _preset_data(name)
+        print(f"  {name:16s} {data.get('description', '')}")
+    print("neuron parameter sets (models/neurons/*.yaml):")
+    for name in available_neuron_sets():
+        print(f"  {name:16s} model: {load_neuron_set(name)['model']}")
+
+
+def _cmd_envs(args):
+    from .envs import ENV_IDS
+
+    for env_id, (_, n, doc) in ENV_IDS.items():
+        print(f"{env_id:28s} {n} state variables; {doc}")
+
+
+def _cmd_neuron(args):
+    from .config import load_neuron_set
+    from .neurons import get_neuron_model
+
+    data = load_neuron_set(args.name)
+    model = get_neuron_model(data["model"])
+    params = model.resolve(data["parameters"], f"models/neurons/{args.name}.yaml")
+    print(f"{args.name}: neuron model {model.name!r} ({type(model).__name__})")
+    width = max(len(k) for k in model.parameters)
+    for key, spec in model.parameters.items():
+        print(f"  {key:{width}s} = {params[key]!s:>14}   {spec.doc}")
+    if hasattr(model, "bias_currents"):
+        print("derived bias currents:")
+        for key, value in model.bias_currents(params).items():
+            print(f"  {key:{width}s} = {value!s:>14}")
+
+
+def _cmd_plot(args):
+    from pathlib import Path
+
+    from .plots import learning_curve_figure
+    from .runs import read_metrics
+
+    runs = {}
+    for r in args.runs:
+        path = Path(r)
+        if not (path / "metrics.csv").is_file():
+            raise ConfigError(f"{r}: not a run folder (no metrics.csv)")
+        runs[path.name] = read_metrics(path)
+    out = args.out or Path(args.runs[0]) / "learning_curve.png"
+    learning_curve_figure(runs, window=args.window, path=out)
+    print(out)
+
+
+_COMMANDS = {
+    "train": _cmd_train,
+    "show-config": _cmd_show_config,
+    "presets": _cmd_presets,
+    "envs": _cmd_envs,
+    "neuron": _cmd_neuron,
+    "plot": _cmd_plot,
+}
+
+
+def main(argv=None):
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        _COMMANDS[args.command](args)
+    except BrianDreamError as err:
+        print(f"brian-dream: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("brian-dream: interrupted; the run folder keeps the last complete checkpoint", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,531 @@
+"""Experiment configuration: typed sections, presets from ``models/``, overrides and validation."""
+
+import copy
+import dataclasses
+import difflib
+from dataclasses import dataclass, field
+from importlib import resources
+
+import yaml
+from brian2 import Hz, ms
+
+from .errors import ChipConstraintError, ConfigError
+from .neurons import get_neuron_model
+from .quantities import parse_quantity
+
+__all__ = [
+    "Config",
+    "ExperimentConfig",
+    "EnvConfig",
+    "EncoderConfig",
+    "SubstrateConfig",
+    "SimulationConfig",
+    "AgentConfig",
+    "available_presets",
+    "available_neuron_sets",
+    "load_preset",
+    "load_neuron_set",
+    "CHIP_CAM_SLOTS",
+]
+
+#: CAM (fan-in) entries per neuron on DYNAP-SE1.
+CHIP_CAM_SLOTS = 64
+
+
+@dataclass
+class ExperimentConfig:
+    """What is run, how long, and with which seeds."""
+
+    name: str = "awake"
+    """Experiment name, part of the run-folder name."""
+    protocol: str = "awake"
+    """Training protocol: ``awake`` (real games only)."""
+    games: int = 2000
+    """Games per replica."""
+    seeds: list = field(default_factory=lambda: [0])
+    """One seed per replica; all replicas run in one simulation."""
+    checkpoint_every: int = 50
+    """Write a readout checkpoint every this many games (and at the end)."""
+    curve_window: int = 50
+    """Games averaged per point of the learning curve (the papers use 50)."""
+
+
+@dataclass
+class EnvConfig:
+    """The game: a registered gymnasium id and the papers' game slicing."""
+
+    id: str = "brian_dream/PongRAM-v0"
+    """Gymnasium environment id (see ``brian-dream envs``)."""
+    kwargs: dict = field(default_factory=dict)
+    """Extra keyword arguments for ``gymnasium.make``."""
+    noop_steps: int = 20
+    """NOOP steps after each reset before the agent acts."""
+    play_steps: int = 100
+    """Agent steps per game (a game is a slice, not a 21-point match)."""
+
+
+@dataclass
+class EncoderConfig:
+    """Population ("place cell") code of the state as input spike generators."""
+
+    kind: str = "population"
+    """Only ``population`` for now."""
+    generators_per_variable: int = 10
+    """Generators (input neurons) per state variable."""
+    first_centre: float = -10.0
+    """Preferred value of the first generator, in state units (RAM units for Pong)."""
+    centre_spacing: float = 26.6
+    """Spacing of preferred values, in state units."""
+    sigma: float = 20.0
+    """Width of the Gaussian tuning curves, in state units."""
+    scale: float = 7000.0
+    """Rate = scale x Gaussian pdf, in Hz; 7000 gives a peak of 139.6 Hz at sigma 20."""
+    rate_quantum: str = "33 Hz"
+    """Rates are rounded down to multiples of this (the FPGA's 1/33 s loop); '0 Hz' for none."""
+    spike_trains: str = "regular"
+    """``regular`` (evenly spaced, as the board's FPGA generators) or ``poisson``."""
+    action_rate: str = "150 Hz"
+    """Rate of the generator of the chosen action (world-model inputs)."""
+
+
+@dataclass
+class SubstrateConfig:
+    """The simulated chip: hidden neurons and their fixed random input synapses."""
+
+    neuron: str = "dpi_dynapse1"
+    """Neuron parameter set: a file in models/neurons/ (see ``brian-dream presets``)."""
+    neuron_params: dict = field(default_factory=dict)
+    """Overrides of single neuron parameters, e.g. {tau_mem: '15 ms'}."""
+    synapse_type: str = ""
+    """Synapse type of the input connections ('' = the model's default: nmda for dpi)."""
+    n_hidden: int = 510
+    """Hidden neurons per replica (510 = two DYNAP-SE1 cores minus neuron 0)."""
+    fan_in: int = 8
+    """CAM slots used per hidden neuron (the chip holds at most 64)."""
+    max_multiplicity: int = 4
+    """Largest number of parallel CAM entries for one input (the weight knob)."""
+
+
+@dataclass
+class SimulationConfig:
+    """How Brian2 simulates the substrate."""
+
+    device: str = "runtime"
+    """``runtime`` (Brian2 runtime mode with a frame hook)."""
+    codegen_target: str = "cython"
+    """Brian2 runtime code generation target: ``cython`` (fast) or ``numpy`` (no compiler)."""
+    dt: str = "0.5 ms"
+    """Integration time step."""
+    frame_duration: str = "10 ms"
+    """Simulated time per environment step (the chip's 10 ms wait)."""
+
+
+@dataclass
+class AgentConfig:
+    """Readout, softmax policy and policy-gradient learning (on the host)."""
+
+    readout_decay: float = 0.6065306597126334
+    """Low-pass factor of the per-frame spike counts, r <- d r + (1-d) counts (e^-0.5)."""
+    input_scale: float = 5.0
+    """Readout input x = input_scale * r (the papers' factor 5 before the softmax)."""
+    logit_clip: float = 50.0
+    """Logits are clipped to +-logit_clip."""
+    init_std: float = 0.1
+    """Standard deviation of the initial readout weights."""
+    gamma: float = 0.998
+    """Discount of the forward eligibility trace G <- gamma G + (onehot - pi) x."""
+    learning_rate: float = 0.004
+    """Adam (ascent) learning rate, one step per game."""
+    adam_beta1: float = 0.9
+    adam_beta2: float = 0.999
+    adam_eps: float = 1e-5
+    start_learning_game: int = 50
+    """Policy learning is gated off for games before this one (0-based count)."""
+
+
+_SECTIONS = {
+    "experiment": ExperimentConfig,
+    "env": EnvConfig,
+    "encoder": EncoderConfig,
+    "substrate": SubstrateConfig,
+    "simulation": SimulationConfig,
+    "agent": AgentConfig,
+}
+
+_PROTOCOLS = ("awake",)
+_DEVICES = ("runtime",)
+
+
+def _suggest(name, choices):
+    close = difflib.get_close_matches(name, list(choices), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+@dataclass
+class Config:
+    """A complete, validated experiment configuration.
+
+    Build one with `load_preset` (optionally with overrides) or `Config.from_dict`;
+    `to_dict` gives the resolved form written to every run folder.
+    """
+
+    experiment: ExperimentConfig = field(default_factory=ExperimentConfig)
+    env: EnvConfig = field(default_factory=EnvConfig)
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
+    substrate: SubstrateConfig = field(default_factory=SubstrateConfig)
+    simulation: SimulationConfig = field(default_factory=SimulationConfig)
+    agent: AgentConfig = field(default_factory=AgentConfig)
+    preset: str = ""
+    description: str = ""
+
+    @classmethod
+    def from_dict(cls, data, where="config"):
+        """Build and validate a config from nested dicts; unknown keys are errors."""
+        if not isinstance(data, dict):
+            raise ConfigError(f"{where}: expected a mapping of sections, got {type(data).__name__}")
+        data = copy.deepcopy(data)
+        kwargs = {}
+        for key in ("preset", "description"):
+            if key in data:
+                kwargs[key] = str(data.pop(key))
+        for name, value in data.items():
+            if name not in _SECTIONS:
+                raise ConfigError(
+                    f"{where}: unknown section {name!r}{_suggest(name, _SECTIONS)}; sections are {', '.join(_SECTIONS)}"
+                )
+            kwargs[name] = _section_from_dict(_SECTIONS[name], value, f"{where}.{name}")
+        cfg = cls(**kwargs)
+        cfg.validate()
+        return cfg
+
+    def to_dict(self):
+        """Plain nested dict (YAML/JSON-ready) of every value, defaults included."""
+        return dataclasses.asdict(self)
+
+    def replace(self, overrides):
+        """Return a new validated config with dotted-key ``overrides`` applied."""
+        data = self.to_dict()
+        apply_overrides(data, overrides)
+        return Config.from_dict(data)
+
+    # -- validation -------------------------------------------------------------
+    def validate(self):
+        """Check every value; raise `ConfigError` naming the first problem and its fix."""
+        e, env, enc, sub, sim, ag = self.experiment, self.env, self.encoder, self.substrate, self.simulation, self.agent
+        if e.protocol not in _PROTOCOLS:
+            raise ConfigError(
+                f"experiment.protocol: unknown protocol {e.protocol!r}{_suggest(e.protocol, _PROTOCOLS)}; "
+                f"available: {', '.join(_PROTOCOLS)}"
+            )
+        _positive_int(e.games, "experiment.games")
+        _positive_int(e.checkpoint_every, "experiment.checkpoint_every")
+        _positive_int(e.curve_window, "experiment.curve_window")
+        if not isinstance(e.seeds, list) or not e.seeds:
+            raise ConfigError("experiment.seeds: give a non-empty list of integer seeds, e.g. [0, 1, 2] (or --seeds N)")
+        for s in e.seeds:
+            if not isinstance(s, int) or isinstance(s, bool) or s < 0:
+                raise ConfigError(f"experiment.seeds: seeds must be non-negative integers, got {s!r}")
+        if len(set(e.seeds)) != len(e.seeds):
+            raise ConfigError("experiment.seeds: seeds must be distinct, or replicas would be copies of each other")
+        from .envs import check_env_id
+
+        check_env_id(env.id)
+        if not isinstance(env.kwargs, dict):
+            raise ConfigError("env.kwargs: must be a mapping of gymnasium.make keyword arguments")
+        _nonnegative_int(env.noop_steps, "env.noop_steps")
+        _positive_int(env.play_steps, "env.play_steps")
+        if enc.kind != "population":
+            raise ConfigError(f"encoder.kind: unknown encoder {enc.kind!r}; available: population")
+        _positive_int(enc.generators_per_variable, "encoder.generators_per_variable")
+        for key in ("centre_spacing", "sigma", "scale"):
+            _positive_float(getattr(enc, key), f"encoder.{key}")
+        _float(enc.first_centre, "encoder.first_centre")
+        if float(parse_quantity(enc.rate_quantum, Hz, "encoder.rate_quantum")) < 0:
+            raise ConfigError("encoder.rate_quantum: must be >= 0 Hz ('0 Hz' switches quantisation off)")
+        if float(parse_quantity(enc.action_rate, Hz, "encoder.action_rate")) < 0:
+            raise ConfigError("encoder.action_rate: must be >= 0 Hz")
+        if enc.spike_trains not in ("regular", "poisson"):
+            raise ConfigError(f"encoder.spike_trains: must be 'regular' or 'poisson', got {enc.spike_trains!r}")
+        model, _ = self.neuron_model_and_params()
+        if sub.synapse_type:
+            model.check_synapse_type(sub.synapse_type)
+        _positive_int(sub.n_hidden, "substrate.n_hidden")
+        _positive_int(sub.fan_in, "substrate.fan_in")
+        _positive_int(sub.max_multiplicity, "substrate.max_multiplicity")
+        if sub.fan_in > CHIP_CAM_SLOTS:
+            raise ChipConstraintError(
+                f"substrate.fan_in = {sub.fan_in}: a DYNAP-SE1 neuron has only {CHIP_CAM_SLOTS} CAM slots; "
+                f"use fan_in <= {CHIP_CAM_SLOTS}"
+            )
+        if sub.max_multiplicity > sub.fan_in:
+            raise ChipConstraintError(
+                f"substrate.max_multiplicity = {sub.max_multiplicity} exceeds fan_in = {sub.fan_in}: "
+                "a connection cannot use more CAM slots than the neuron has in use"
+            )
+        n_inputs = self.n_inputs()
+        if sub.fan_in > n_inputs:
+            raise ChipConstraintError(
+                f"substrate.fan_in = {sub.fan_in} may need {sub.fan_in} distinct inputs but the encoder has only "
+                f"{n_inputs}; lower fan_in or raise encoder.generators_per_variable"
+            )
+        if sim.device not in _DEVICES:
+            raise ConfigError(
+                f"simulation.device: unknown device {sim.device!r}{_suggest(sim.device, _DEVICES)}; "
+                f"available: {', '.join(_DEVICES)}"
+            )
+        if sim.codegen_target not in ("cython", "numpy"):
+            raise ConfigError(f"simulation.codegen_target: must be 'cython' or 'numpy', got {sim.codegen_target!r}")
+        dt = parse_quantity(sim.dt, ms, "simulation.dt")
+        frame = parse_quantity(sim.frame_duration, ms, "simulation.frame_duration")
+        if dt <= 0 or frame <= 0:
+            raise ConfigError("simulation.dt and simulation.frame_duration must be > 0")
+        steps = float(frame / dt)
+        if abs(steps - round(steps)) > 1e-6:
+            raise ConfigError(
+                f"simulation.frame_duration ({sim.frame_duration}) must be a whole number of time steps dt ({sim.dt})"
+            )
+        if not 0 <= ag.readout_decay < 1:
+            raise ConfigError(f"agent.readout_decay: must be in [0, 1), got {ag.readout_decay!r}")
+        if not 0 <= ag.gamma <= 1:
+            raise ConfigError(f"agent.gamma: must be in [0, 1], got {ag.gamma!r}")
+        if ag.learning_rate < 0:
+            raise ConfigError(f"agent.learning_rate: must be >= 0, got {ag.learning_rate!r}")
+        for key in ("input_scale", "logit_clip", "adam_eps"):
+            _positive_float(getattr(ag, key), f"agent.{key}")
+        _float(ag.init_std, "agent.init_std")
+        if ag.init_std < 0:
+            raise ConfigError("agent.init_std: must be >= 0")
+        for key in ("adam_beta1", "adam_beta2"):
+            if not 0 <= getattr(ag, key) < 1:
+                raise ConfigError(f"agent.{key}: must be in [0, 1)")
+        _nonnegative_int(ag.start_learning_game, "agent.start_learning_game")
+
+    # -- derived values ----------------------------------------------------------
+    def n_state(self):
+        """Number of state variables the environment gives."""
+        from .envs import env_state_size
+
+        return env_state_size(self.env.id)
+
+    def n_inputs(self):
+        """Input generators of the agent network."""
+        return self.n_state() * self.encoder.generators_per_variable
+
+    def neuron_model_and_params(self):
+        """The neuron model and its resolved parameters (set file + overrides)."""
+        base = load_neuron_set(self.substrate.neuron)
+        model = get_neuron_model(base["model"])
+        if not isinstance(self.substrate.neuron_params, dict):
+            raise ConfigError("substrate.neuron_params: must be a mapping of parameter names to values")
+        values = dict(base["parameters"])
+        for key, value in self.substrate.neuron_params.items():
+            if key not in model.parameters:
+                raise ConfigError(
+                    f"substrate.neuron_params: unknown parameter {key!r}{_suggest(key, model.parameters)} "
+                    f"for neuron model {model.name!r}"
+                )
+            values[key] = value
+        return model, model.resolve(values, f"substrate.neuron ({self.substrate.neuron})")
+
+    def synapse_type(self):
+        model, _ = self.neuron_model_and_params()
+        return self.substrate.synapse_type or model.default_synapse_type
+
+
+def _section_from_dict(cls, value, where):
+    if value is None:
+        value = {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+    names = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = [k for k in value if k not in names]
+    if unknown:
+        k = unknown[0]
+        raise ConfigError(f"{where}: unknown key {k!r}{_suggest(k, names)}; keys are {', '.join(names)}")
+    kwargs = {}
+    for k, v in value.items():
+        default = getattr(cls(), k)
+        kwargs[k] = _coerce(v, default, f"{where}.{k}")
+    return cls(**kwargs)
+
+
+def _coerce(value, default, where):
+    """Coerce YAML/CLI values to the type of the default (int, float, str, list, dict)."""
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where}: expected true or false, got {value!r}")
+        return value
+    if isinstance(default, int):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise ConfigError(f"{where}: expected an integer, got {value!r}")
+        return value
+    if isinstance(default, float):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}: expected a number, got {value!r}")
+        return float(value)
+    if isinstance(default, str):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)
+        if not isinstance(value, str):
+            raise ConfigError(f"{where}: expected text, got {value!r}")
+        return value
+    if isinstance(default, list):
+        if not isinstance(value, list):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        return value
+    if isinstance(default, dict):
+        if not isinstance(value, dict):
+            raise ConfigError(f"{where}: expected a mapping, got {value!r}")
+        return value
+    return value
+
+
+def _positive_int(v, where):
+    if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
+        raise ConfigError(f"{where}: must be a positive integer, got {v!r}")
+
+
+def _nonnegative_int(v, where):
+    if not isinstance(v, int) or isinstance(v, bool) or v < 0:
+        raise ConfigError(f"{where}: must be a non-negative integer, got {v!r}")
+
+
+def _float(v, where):
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v:
+        raise ConfigError(f"{where}: must be a number, got {v!r}")
+
+
+def _positive_float(v, where):
+    _float(v, where)
+    if v <= 0:
+        raise ConfigError(f"{where}: must be > 0, got {v!r}")
+
+
+# -- presets -------------------------------------------------------------------------
+
+
+def _preset_dir():
+    return resources.files("brian_dream.models")
+
+
+def available_presets():
+    """Names of experiment presets shipped in ``models/``."""
+    return sorted(p.name[:-5] for p in _preset_dir().iterdir() if p.name.endswith(".yaml"))
+
+
+def available_neuron_sets():
+    """Names of neuron parameter sets shipped in ``models/neurons/``."""
+    return sorted(p.name[:-5] for p in _preset_dir().joinpath("neurons").iterdir() if p.name.endswith(".yaml"))
+
+
+def _read_yaml(path, what):
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{what}: not valid YAML ({err})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{what}: must hold a mapping")
+    return data
+
+
+def load_neuron_set(name):
+    """Read a neuron parameter set (``models/neurons/<name>.yaml``) as a dict."""
+    path = _preset_dir().joinpath("neurons", f"{name}.yaml")
+    if not path.is_file():
+        known = available_neuron_sets()
+        raise ConfigError(f"substrate.neuron: unknown neuron set {name!r}{_suggest(name, known)}; available: {', '.join(known)}")
+    data = _read_yaml(path, f"models/neurons/{name}.yaml")
+    if set(data) != {"model", "parameters"}:
+        raise ConfigError(f"models/neurons/{name}.yaml: must have exactly the keys 'model' and 'parameters'")
+    return data
+
+
+def _preset_data(name_or_path):
+    from pathlib import Path
+
+    path = Path(name_or_path)
+    if name_or_path.endswith((".yaml", ".yml")) or path.is_file():
+        if not path.is_file():
+            raise ConfigError(f"preset file {name_or_path!r} does not exist")
+        return _read_yaml(path, str(path)), path.stem
+    res = _preset_dir().joinpath(f"{name_or_path}.yaml")
+    if not res.is_file():
+        known = available_presets()
+        raise ConfigError(
+            f"unknown preset {name_or_path!r}{_suggest(name_or_path, known)}; available: {', '.join(known)} "
+            "(or give the path of a YAML file)"
+        )
+    return _read_yaml(res, f"models/{name_or_path}.yaml"), name_or_path
+
+
+def load_preset(name="dynapse_pong", overrides=None):
+    """Load an experiment preset and apply overrides.
+
+    Parameters
+    ----------
+    name : str
+        A preset in ``models/`` (see `available_presets`) or the path of a YAML file.
+        A preset may name another in ``extends:``; its values are applied on top.
+    overrides : dict, optional
+        Dotted keys to values, e.g. ``{"experiment.games": 100, "agent.learning_rate": 0}``.
+
+    Returns
+    -------
+    config : `Config`
+    """
+    data, stem = _preset_data(name)
+    chain = [data]
+    seen = {stem}
+    while "extends" in chain[-1]:
+        parent = chain[-1].pop("extends")
+        if parent in seen:
+            raise ConfigError(f"preset {name!r}: 'extends' forms a cycle through {parent!r}")
+        seen.add(parent)
+        chain.append(_preset_data(parent)[0])
+    merged = {}
+    for layer in reversed(chain):
+        _deep_update(merged, layer)
+    merged["preset"] = stem
+    if overrides:
+        apply_overrides(merged, overrides)
+    return Config.from_dict(merged, where=f"preset {stem}")
+
+
+def _deep_update(base, new):
+    for k, v in new.items():
+        if isinstance(v, dict) and isinstance(base.get(k), dict) and k not in ("neuron_params", "kwargs"):
+            _deep_update(base[k], v)
+        else:
+            base[k] = copy.deepcopy(v)
+
+
+def apply_overrides(data, overrides):
+    """Set dotted keys (``section.key`` or ``section.key.subkey``) in nested dict ``data``."""
+    for dotted, value in overrides.items():
+        parts = dotted.split(".")
+        if len(parts) < 2:
+            raise ConfigError(f"override {dotted!r}: use section.key=value, e.g. experiment.games=100")
+        node = data
+        for p in parts[:-1]:
+            if p not in node:
+                if node is data and p not in _SECTIONS:
+                    raise ConfigError(f"override {dotted!r}: unknown section {p!r}{_suggest(p, _SECTIONS)}")
+                node[p] = {}
+            node = node[p]
+            if not isinstance(node, dict):
+                raise ConfigError(f"override {dotted!r}: {p!r} is not a section")
+        node[parts[-1]] = value
+
+
+def parse_override(text):
+    """Parse ``key=value`` from the command line; the value is read as YAML."""
+    if "=" not in text:
+        raise ConfigError(f"--set {text!r}: write it as section.key=value, e.g. --set agent.learning_rate=0.002")
+    key, raw = text.split("=", 1)
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return key.strip(), value

@@ -1,0 +1,101 @@
+"""Environments: Pong from RAM, a quick tracking task, and batches of them for the replicas."""
+
+import gymnasium as gym
+import numpy as np
+
+from ..errors import ConfigError
+
+__all__ = ["ENV_IDS", "check_env_id", "env_state_size", "make_env", "make_vector_env", "VectorGames"]
+
+#: Environments brian_dream knows how to encode: id -> (entry point, state size, description).
+ENV_IDS = {
+    "brian_dream/PongRAM-v0": (
+        "brian_dream.envs.pong:make_pong_ram",
+        4,
+        "ALE Pong, RAM[49,50,51,54], 3 actions, frameskip 4, sticky actions 0.25, difficulty 0 (both papers)",
+    ),
+    "brian_dream/PaddleTrack-v0": (
+        "brian_dream.envs.track:PaddleTrack",
+        4,
+        "keep a paddle on a target; learns in tens of games (quick start, tests)",
+    ),
+}
+
+for _id, (_entry, _, _) in ENV_IDS.items():
+    if _id not in gym.registry:
+        gym.register(id=_id, entry_point=_entry)
+
+
+def check_env_id(env_id):
+    """Raise `ConfigError` unless ``env_id`` is one of `ENV_IDS`."""
+    if env_id not in ENV_IDS:
+        import difflib
+
+        close = difflib.get_close_matches(env_id, list(ENV_IDS), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(f"env.id: unknown environment {env_id!r}{hint}; available: {', '.join(ENV_IDS)}")
+
+
+def env_state_size(env_id):
+    """Number of state variables of environment ``env_id``."""
+    check_env_id(env_id)
+    return ENV_IDS[env_id][1]
+
+
+def make_env(env_id, **kwargs):
+    """Create one environment by id (checked against `ENV_IDS`)."""
+    check_env_id(env_id)
+    try:
+        return gym.make(env_id, **kwargs)
+    except TypeError as err:
+        raise ConfigError(f"env.kwargs: {err}") from None
+
+
+def make_vector_env(env_id, n, **kwargs):
+    """``n`` copies of ``env_id`` in a `gymnasium.vector.SyncVectorEnv` without autoreset.
+
+    Games are fixed-length slices that the protocol resets itself, so autoreset is off.
+    """
+    make_env(env_id, **kwargs).close()  # fail early with a clear message on bad kwargs
+    return gym.vector.SyncVectorEnv(
+        [lambda: gym.make(env_id, **kwargs) for _ in range(n)],
+        autoreset_mode=gym.vector.AutoresetMode.DISABLED,
+    )
+
+
+class VectorGames:
+    """One game per replica, stepped together, with per-replica seeds.
+
+    A thin layer over the vector env: the first reset seeds each replica's game with
+    its own seed (so a replica's games do not depend on which other replicas run
+    beside it), later resets continue each game's own random stream, and replicas
+    whose game has ended are masked.
+    """
+
+    def __init__(self, env_id, seeds, **kwargs):
+        self.seeds = list(seeds)
+        self.envs = make_vector_env(env_id, len(self.seeds), **kwargs)
+        self._seeded = False
+        self.done = np.zeros(len(self.seeds), bool)
+
+    @property
+    def n(self):
+        return len(self.seeds)
+
+    def reset(self):
+        """Reset every game; returns the states ``float[R, n_state]``."""
+        seed = self.seeds if not self._seeded else None
+        self._seeded = True
+        obs, _ = self.envs.reset(seed=seed)
+        self.done[:] = False
+        return np.asarray(obs, dtype=float)
+
+    def step(self, actions):
+        """Step every game; rewards of ended games are 0. Returns ``(states, rewards)``."""
+        obs, reward, terminated, truncated, _ = self.envs.step(np.asarray(actions))
+        reward = np.where(self.done, 0.0, reward)
+        self.done |= np.asarray(terminated) | np.asarray(truncated)
+        return np.asarray(obs, dtype=float), reward
+
+    def close(self):
+        self.envs.close()

@@ -1,0 +1,50 @@
+"""PaddleTrack: a small control task that a linear readout learns in a few dozen games."""
+
+import gymnasium as gym
+import numpy as np
+
+__all__ = ["PaddleTrack"]
+
+
+class PaddleTrack(gym.Env):
+    """Keep a paddle on a target; a quick task to test that learning works.
+
+    Each episode draws a target height and a paddle height in [20, 235]. Actions:
+    0 stay, 1 up (+``speed``), 2 down (−``speed``). Reward +1 for a step that ends
+    with the paddle within ``tolerance`` of the target or closer to it than before,
+    −1 otherwise, so a random policy scores about −1/3 per step and a good one +1. The
+    observation has the Pong-like range 0–255: target y, paddle y, the offset
+    ``(target − paddle)/2 + 128`` (so a linear readout of a place code can solve the
+    task) and a constant 128.
+    """
+
+    metadata = {"render_modes": []}
+
+    def __init__(self, speed=6.0, tolerance=12.0):
+        self.observation_space = gym.spaces.Box(0.0, 255.0, (4,), np.float32)
+        self.action_space = gym.spaces.Discrete(3)
+        self.speed = float(speed)
+        self.tolerance = float(tolerance)
+        self._target = self._paddle = None
+
+    def _obs(self):
+        offset = np.clip((self._target - self._paddle) / 2 + 128, 0, 255)
+        return np.array([self._target, self._paddle, offset, 128.0], dtype=np.float32)
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        self._target = float(self.np_random.uniform(20, 235))
+        self._paddle = float(self.np_random.uniform(20, 235))
+        return self._obs(), {}
+
+    def step(self, action):
+        if self._target is None:
+            raise RuntimeError("PaddleTrack: call reset() before step()")
+        if not self.action_space.contains(action):
+            raise ValueError(f"PaddleTrack: action must be 0, 1 or 2, got {action!r}")
+        move = (0.0, self.speed, -self.speed)[int(action)]
+        before = abs(self._paddle - self._target)
+        self._paddle = float(np.clip(self._paddle + move, 0, 255))
+        after = abs(self._paddle - self._target)
+        reward = 1.0 if after < self.tolerance or after < before else -1.0
+        return self._obs(), reward, False, False, {}

@@ -1,0 +1,189 @@
+"""Host-side readouts: spike-count filter, Adam, softmax policy with a policy-gradient trace."""
+
+import numpy as np
+
+from .seeding import replica_rng
+
+__all__ = ["CountFilter", "Adam", "softmax", "entropy", "PolicyReadout"]
+
+
+class CountFilter:
+    """Low-pass filter of per-frame spike counts: ``r <- decay * r + (1 - decay) * counts``.
+
+    The neuromorphic-dreaming code reads counts after each 10 ms wait and filters
+    them with ``decay = e^-0.5``.
+    """
+
+    def __init__(self, shape, decay):
+        self.decay = float(decay)
+        self.value = np.zeros(shape)
+
+    def reset(self, mask=None):
+        if mask is None:
+            self.value[:] = 0
+        else:
+            self.value[mask] = 0
+
+    def __call__(self, counts):
+        self.value *= self.decay
+        self.value += (1 - self.decay) * counts
+        return self.value
+
+
+class Adam:
+    """Adam (Kingma & Ba 2015) on a batch of parameter arrays; ascent by default.
+
+    As in both papers' ``optimizer.py``: beta 0.9 / 0.999, eps 1e-5, constant rate,
+    ``theta += lr * m_hat / (sqrt(v_hat) + eps)`` for ascent. Moments are elementwise,
+    so replicas stacked on the first axis are optimised independently.
+    """
+
+    def __init__(self, shape, lr, beta1=0.9, beta2=0.999, eps=1e-5, ascent=True):
+        self.lr, self.beta1, self.beta2, self.eps = float(lr), float(beta1), float(beta2), float(eps)
+        self.sign = 1.0 if ascent else -1.0
+        self.m = np.zeros(shape)
+        self.v = np.zeros(shape)
+        self.t = 0
+
+    def step(self, param, grad):
+        """Update ``param`` in place with gradient ``grad``; returns ``param``."""
+        self.t += 1
+        self.m = self.beta1 * self.m + (1 - self.beta1) * grad
+        self.v = self.beta2 * self.v + (1 - self.beta2) * grad * grad
+        m_hat = self.m / (1 - self.beta1**self.t)
+        v_hat = self.v / (1 - self.beta2**self.t)
+        param += self.sign * self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
+        return param
+
+    def state(self):
+        return {"m": self.m, "v": self.v, "t": np.array(self.t)}
+
+    def load(self, state):
+        self.m, self.v, self.t = np.array(state["m"]), np.array(state["v"]), int(state["t"])
+
+
+def softmax(logits):
+    """Row-wise softmax of ``float[..., k]``, stable for large logits."""
+    z = logits - logits.max(axis=-1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+class PolicyReadout:
+    """Linear softmax policy on filtered hidden counts, learned by policy gradient.
+
+    For replica r with readout input ``x = input_scale * r_filtered`` (``[N]``)::
+
+        pi    = softmax(clip(W x, -logit_clip, logit_clip))        W: [n_actions, N]
+        G    <- gamma * G + (onehot(a) - pi) x^T                   forward eligibility trace
+        A    += reward * G                                          each step
+        W    <- Adam-ascent(W, A) once per episode (game or dream)
+
+    ``(onehot(a) - pi) x^T`` is the exact gradient of ``log pi(a)`` with respect to W
+    (below the clip), so ``A = sum_t R_t grad log pi_t`` with the discounted return
+    ``R_t = sum_{t' >= t} gamma^(t'-t) r_t'``: REINFORCE without a baseline, as in
+    both papers (gamma 0.998).
+
+    Parameters
+    ----------
+    seeds : list of int
+        One per replica: seeds the initial weights and the action sampling.
+    n_hidden, n_actions : int
+    learning_rate, gamma, input_scale, logit_clip, init_std : float
+    adam : dict
+        ``beta1``, ``beta2``, ``eps``.
+    """
+
+    def __init__(self, seeds, n_hidden, n_actions, learning_rate=0.004, gamma=0.998, input_scale=5.0,
+                 logit_clip=50.0, init_std=0.1, readout_decay=0.6065306597126334, adam=None, name="agent"):
+        self.seeds = list(seeds)
+        R = len(self.seeds)
+        self.n_actions = n_actions
+        self.gamma = float(gamma)
+        self.input_scale = float(input_scale)
+        self.logit_clip = float(logit_clip)
+        self.W = np.stack([replica_rng(s, f"{name}.readout_init").normal(0, init_std, (n_actions, n_hidden))
+                           for s in self.seeds])
+        self._rngs = [replica_rng(s, f"{name}.policy") for s in self.seeds]
+        self.filter = CountFilter((R, n_hidden), readout_decay)
+        self.trace = np.zeros_like(self.W)
+        self.accum = np.zeros_like(self.W)
+        self.optimizer = Adam(self.W.shape, learning_rate, **(adam or {}))
+        self.last_probs = None
+
+    @property
+    def n_replicas(self):
+        return len(self.seeds)
+
+    def begin_episode(self, reset_trace=True):
+        """Clear the count filter (and the eligibility trace) before a game or dream."""
+        self.filter.reset()
+        if reset_trace:
+            self.trace[:] = 0
+
+    def probabilities(self, x):
+        logits = np.einsum("rkn,rn->rk", self.W, x)
+        np.clip(logits, -self.logit_clip, self.logit_clip, out=logits)
+        return softmax(logits)
+
+    def act(self, counts, active=None):
+        """Filter ``counts`` ``[R, N]``, sample one action per replica, update traces.
+
+        Replicas with ``active`` False (game over) keep their traces unchanged.
+
+        Returns
+        -------
+        actions : int[R]
+        probs : float[R, n_actions]
+        """
+        x = self.input_scale * self.filter(counts)
+        probs = self.probabilities(x)
+        u = np.array([rng.random() for rng in self._rngs])
+        actions = np.minimum((probs.cumsum(axis=1) < u[:, None]).sum(axis=1), self.n_actions - 1)
+        err = -probs
+        err[np.arange(len(actions)), actions] += 1.0
+        grad = err[:, :, None] * x[:, None, :]
+        if active is not None:
+            grad *= np.asarray(active, float)[:, None, None]
+        self.trace *= self.gamma
+        self.trace += grad
+        self.last_probs = probs
+        return actions, probs
+
+    def reward(self, rewards):
+        """Accumulate ``reward * trace`` (rewards ``float[R]``)."""
+        self.accum += np.asarray(rewards, float)[:, None, None] * self.trace
+
+    def update(self, learn=True):
+        """End of an episode: one Adam ascent step on the accumulated gradient, then clear it.
+
+        With ``learn`` False (learning still gated off) the gradient is discarded.
+        """
+        if learn:
+            self.optimizer.step(self.W, self.accum)
+        self.accum[:] = 0
+
+    def state(self):
+        """Arrays that fully describe the learned readout (for checkpoints)."""
+        s = {"W": self.W, "trace": self.trace, "accum": self.accum, "filter": self.filter.value}
+        s.update({f"adam_{k}": v for k, v in self.optimizer.state().items()})
+        s["rng"] = np.array([str(r.bit_generator.state) for r in self._rngs])
+        return s
+
+    def load(self, state):
+        import ast
+
+        self.W[:] = state["W"]
+        self.trace[:] = state["trace"]
+        self.accum[:] = state["accum"]
+        self.filter.value[:] = state["filter"]
+        self.optimizer.load({k[5:]: state[k] for k in ("adam_m", "adam_v", "adam_t")})
+        for rng, st in zip(self._rngs, state["rng"]):
+            rng.bit_generator.state = ast.literal_eval(str(st))
+
+
+def entropy(probs):
+    """Shannon entropy (nats) of each row of ``probs``."""
+    p = np.clip(probs, 1e-12, 1.0)
+    return -(p * np.log(p)).sum(axis=-1)
+

@@ -1,0 +1,134 @@
+"""The simulated chip: R replicas of input generators, fixed sparse synapses and hidden neurons."""
+
+import numpy as np
+from brian2 import Hz, NeuronGroup, Synapses
+
+from .connectivity import block_diagonal, chip_fan_in
+from .errors import ConfigError
+from .seeding import replica_rng
+
+__all__ = ["Substrate"]
+
+
+class Substrate:
+    """R independent replicas of one spiking network inside single Brian2 groups.
+
+    Replica ``r`` owns inputs ``r*n_inputs ... (r+1)*n_inputs-1`` and hidden neurons
+    ``r*n_hidden ...``; its connectivity is drawn from its own seed and no synapse
+    crosses replicas (block-diagonal), so the Python and code-object overhead of a
+    time step is paid once for all replicas. Every neuron parameter is a per-neuron
+    constant, so replicas can hold different parameter values (sweeps) and neurons
+    can deviate from them (device mismatch).
+
+    The substrate knows nothing of frames or games: a driver (see
+    `brian_dream.devices`) writes input rates and reads the per-neuron spike counter
+    ``count`` that the reset increments.
+
+    Parameters
+    ----------
+    name : str
+        Prefix of the Brian2 object names (``"agent"``, ``"model"``).
+    model : `~brian_dream.neurons.NeuronModel`
+    params : dict or list of dict
+        Resolved parameters (see `NeuronModel.resolve`), one dict for all replicas or
+        one per replica.
+    seeds : list of int
+        One seed per replica; seeds the connectivity and the generators' phases.
+    n_inputs, n_hidden : int
+        Per replica.
+    synapse_type : str
+        Synapse circuit the input connections drive (``"nmda"``, ``"exc"``...).
+    fan_in, max_multiplicity : int
+        CAM slots per hidden neuron and the largest parallel-entry count.
+    spike_trains : {"regular", "poisson"}
+        Regular trains (the board's FPGA generators) are deterministic given the
+        seed; Poisson trains draw from Brian2's shared random stream.
+    dt : `Quantity`
+    """
+
+    def __init__(self, name, model, params, seeds, n_inputs, n_hidden, synapse_type, fan_in=8,
+                 max_multiplicity=4, spike_trains="regular", dt=None):
+        self.name = name
+        self.model = model
+        self.seeds = [int(s) for s in seeds]
+        self.n_replicas = R = len(self.seeds)
+        self.n_inputs = int(n_inputs)
+        self.n_hidden = int(n_hidden)
+        self.synapse_type = synapse_type
+        model.check_synapse_type(synapse_type)
+        per_replica = params if isinstance(params, (list, tuple)) else [params] * R
+        if len(per_replica) != R:
+            raise ConfigError(f"{name}: got {len(per_replica)} parameter sets for {R} replicas")
+        constants = [model.derive(p, [synapse_type]) for p in per_replica]
+
+        if spike_trains == "regular":
+            self.inputs = NeuronGroup(
+                R * self.n_inputs, "dphase/dt = rate : 1\nrate : Hz", threshold="phase >= 1", reset="phase -= 1",
+                method="euler", dt=dt, name=f"{name}_inputs*",
+            )
+            self.inputs.phase = np.concatenate(
+                [replica_rng(s, f"{name}.input_phase").uniform(0, 1, self.n_inputs) for s in self.seeds]
+            )
+        elif spike_trains == "poisson":
+            self.inputs = NeuronGroup(
+                R * self.n_inputs, "rate : Hz", threshold="rand() < rate*dt", dt=dt, name=f"{name}_inputs*"
+            )
+        else:
+            raise ConfigError(f"spike_trains must be 'regular' or 'poisson', got {spike_trains!r}")
+
+        self.hidden = NeuronGroup(
+            R * self.n_hidden,
+            model.equations([synapse_type]) + "\ncount : 1",
+            threshold=model.threshold,
+            reset=model.reset + "; count += 1",
+            refractory=model.refractory,
+            method=model.method,
+            dt=dt,
+            name=f"{name}_hidden*",
+        )
+        for key in constants[0]:
+            values = np.concatenate([np.full(self.n_hidden, float(c[key])) for c in constants])
+            setattr(self.hidden, key + "_", values)
+        for key, value in model.initial_values(constants[0]).items():
+            per = [model.initial_values(c)[key] for c in constants]
+            setattr(self.hidden, key + "_", np.concatenate([np.full(self.n_hidden, float(v)) for v in per]))
+        floor = getattr(model, "floor_statement", None)
+        self._floor = self.hidden.run_regularly(floor(), when="after_groups") if floor else None
+
+        blocks = [
+            chip_fan_in(self.n_inputs, self.n_hidden, fan_in, max_multiplicity, replica_rng(s, f"{name}.connectivity"))
+            for s in self.seeds
+        ]
+        pre, post, mult = block_diagonal(blocks, self.n_inputs, self.n_hidden)
+        self.synapses = Synapses(
+            self.inputs, self.hidden, "multiplicity : 1 (constant)", on_pre=model.on_pre(synapse_type), dt=dt,
+            name=f"{name}_synapses*",
+        )
+        self.synapses.connect(i=pre, j=post)
+        self.synapses.multiplicity = mult
+        self.connectivity = (pre, post, mult)
+
+    @property
+    def objects(self):
+        """Brian2 objects to add to a `Network`."""
+        objs = [self.inputs, self.hidden, self.synapses]
+        if self._floor is not None:
+            objs.append(self._floor)
+        return objs
+
+    def replica_connectivity(self, r):
+        """``(pre, post, multiplicity)`` of replica ``r`` with replica-local indices."""
+        pre, post, mult = self.connectivity
+        sel = (post >= r * self.n_hidden) & (post < (r + 1) * self.n_hidden)
+        return pre[sel] - r * self.n_inputs, post[sel] - r * self.n_hidden, mult[sel]
+
+    def check_rates(self, rates):
+        """Return ``rates`` as ``float[R, n_inputs]`` in Hz, or raise a clear error."""
+        rates = np.asarray(rates / Hz if hasattr(rates, "dim") else rates, dtype=float)
+        if rates.shape != (self.n_replicas, self.n_inputs):
+            raise ValueError(
+                f"{self.name}: input rates must have shape [R={self.n_replicas}, n_inputs={self.n_inputs}], got {rates.shape}"
+            )
+        if not np.all(np.isfinite(rates)) or np.any(rates < 0):
+            raise ValueError(f"{self.name}: input rates must be finite and >= 0 Hz")
+        return rates

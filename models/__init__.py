@@ -1,0 +1,1 @@
+"""Presets users pick and edit: experiments (``*.yaml`` here) and neuron parameter sets (``neurons/``)."""

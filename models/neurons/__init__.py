@@ -1,0 +1,1 @@
+"""Neuron parameter sets: one YAML file per named set, physical quantities with units."""
