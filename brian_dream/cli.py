@@ -10,7 +10,7 @@ from .errors import BrianDreamError, ConfigError
 __all__ = ["main", "build_parser"]
 
 _EPILOG = """examples:
-  brian-dream train                                   # quick start: PaddleTrack, 2 seeds, 60 games
+  brian-dream train --preset quickstart               # a task that learns in a minute: PaddleTrack, 2 seeds
   brian-dream train --preset dynapse_pong --games 300 --seeds 10
   brian-dream train --preset lif_pong --set agent.learning_rate=0.002 --set simulation.dt="0.25 ms"
   brian-dream show-config --preset dynapse_pong       # every value, with defaults
@@ -49,7 +49,7 @@ def _nonnegative(text):
 
 
 def _add_config_options(p):
-    p.add_argument("--preset", default="quickstart", metavar="NAME|FILE",
+    p.add_argument("--preset", default="dynapse_pong", metavar="NAME|FILE",
                    help="experiment preset from models/ (see 'brian-dream presets') or a YAML file "
                         "(default: %(default)s)")
     p.add_argument("--games", type=_positive, metavar="N", help="games per replica (experiment.games)")

@@ -10,12 +10,12 @@ class PaddleTrack(gym.Env):
     """Keep a paddle on a target; a quick task to test that learning works.
 
     Each episode draws a target height and a paddle height in [20, 235]. Actions:
-    0 stay, 1 up (+``speed``), 2 down (−``speed``). Reward +1 for a step that ends
-    with the paddle within ``tolerance`` of the target or closer to it than before,
-    −1 otherwise, so a random policy scores about −1/3 per step and a good one +1. The
-    observation has the Pong-like range 0–255: target y, paddle y, the offset
-    ``(target − paddle)/2 + 128`` (so a linear readout of a place code can solve the
-    task) and a constant 128.
+    0 stay, 1 up (+``speed``), 2 down (−``speed``). Reward per step: +1 if the paddle
+    ends within ``tolerance`` of the target or closer to it than before, −1 if it
+    moved away, 0 if it stayed outside; a random policy scores about 0 and a good
+    one about +1 per step. The observation has the Pong-like range 0–255: the offset
+    ``(target − paddle)/2 + 128`` twice (so that a linear readout of a place code
+    can solve the task), then target y and paddle y.
     """
 
     metadata = {"render_modes": []}
@@ -29,7 +29,7 @@ class PaddleTrack(gym.Env):
 
     def _obs(self):
         offset = np.clip((self._target - self._paddle) / 2 + 128, 0, 255)
-        return np.array([self._target, self._paddle, offset, 128.0], dtype=np.float32)
+        return np.array([offset, offset, self._target, self._paddle], dtype=np.float32)
 
     def reset(self, *, seed=None, options=None):
         super().reset(seed=seed)
@@ -46,5 +46,10 @@ class PaddleTrack(gym.Env):
         before = abs(self._paddle - self._target)
         self._paddle = float(np.clip(self._paddle + move, 0, 255))
         after = abs(self._paddle - self._target)
-        reward = 1.0 if after < self.tolerance or after < before else -1.0
+        if after < self.tolerance or after < before:
+            reward = 1.0
+        elif after > before:
+            reward = -1.0
+        else:
+            reward = 0.0
         return self._obs(), reward, False, False, {}
