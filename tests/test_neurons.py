@@ -33,7 +33,7 @@ def test_time_constant_from_bias_current(dpi):
     currents = model.bias_currents(params)
     assert float(params["C_nmda"] * params["U_T"] / (kappa * currents["I_tau_nmda"])) == pytest.approx(0.010)
     # the synaptic jump of one event: gain * I_w * (1 - exp(-t_pulse / tau))
-    assert float(c["w_nmda"]) == pytest.approx(100 * 1e-9 * (1 - np.exp(-0.01 / 10)))
+    assert float(c["w_nmda"]) == pytest.approx(100 * float(params["I_w_nmda"]) * (1 - np.exp(-0.01 / 10)))
 
 
 def test_dpi_steady_state_membrane_current(dpi):

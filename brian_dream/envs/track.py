@@ -14,8 +14,8 @@ class PaddleTrack(gym.Env):
     ends within ``tolerance`` of the target or closer to it than before, −1 if it
     moved away, 0 if it stayed outside; a random policy scores about 0 and a good
     one about +1 per step. The observation has the Pong-like range 0–255: the offset
-    ``(target − paddle)/2 + 128`` twice (so that a linear readout of a place code
-    can solve the task), then target y and paddle y.
+    ``(target − paddle)/2 + 128`` in the first three variables (so that a linear
+    readout of a place code can solve the task), then the paddle's y.
     """
 
     metadata = {"render_modes": []}
@@ -29,7 +29,7 @@ class PaddleTrack(gym.Env):
 
     def _obs(self):
         offset = np.clip((self._target - self._paddle) / 2 + 128, 0, 255)
-        return np.array([offset, offset, self._target, self._paddle], dtype=np.float32)
+        return np.array([offset, offset, offset, self._paddle], dtype=np.float32)
 
     def reset(self, *, seed=None, options=None):
         super().reset(seed=seed)

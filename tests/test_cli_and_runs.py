@@ -1,0 +1,106 @@
+"""The command line, the run folder, checkpoints."""
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import yaml
+
+from brian_dream.cli import main
+from brian_dream.config import load_preset
+from brian_dream.errors import CheckpointError
+from brian_dream.runs import RunFolder, atomic_write, read_metrics
+
+
+def cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "brian_dream", *args], capture_output=True, text=True, cwd=cwd)
+
+
+def test_help_explains_every_option():
+    out = cli("train", "--help")
+    assert out.returncode == 0
+    for option in ("--preset", "--games", "--seeds", "--seed", "--seed-list", "--set", "--out", "--quiet"):
+        assert option in out.stdout
+    top = cli("--help")
+    for command in ("train", "show-config", "presets", "envs", "neuron", "plot"):
+        assert command in top.stdout
+
+
+def test_train_writes_a_complete_run_folder(tmp_path):
+    out = cli("train", "--preset", "quickstart", "--games", "3", "--seeds", "2", "--out", str(tmp_path), "--quiet")
+    assert out.returncode == 0, out.stderr
+    (run,) = list(tmp_path.iterdir())
+    assert run.name.startswith("PaddleTrack-v0__quickstart__s0-1x2__")
+    names = {p.name for p in run.iterdir()}
+    assert {"config.yaml", "meta.json", "metrics.csv", "checkpoint.npz", "learning_curve.png"} <= names
+    assert not [n for n in names if n.endswith(".tmp")]
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    assert config["experiment"]["seeds"] == [0, 1] and config["experiment"]["games"] == 3
+    meta = json.loads((run / "meta.json").read_text())
+    assert meta["versions"]["brian2"] == "2.10.1" and meta["device"] == "runtime"
+    assert meta["timings"]["frames"] == 3 * 50
+    metrics = read_metrics(run)
+    assert len(metrics["game"]) == 3 * 2
+    assert set(metrics["seed"]) == {0.0, 1.0}
+    assert np.all(metrics["steps"] == 50)
+    # the resolved config reloads to the same experiment
+    assert load_preset(str(run / "config.yaml")).to_dict()["experiment"]["games"] == 3
+    with np.load(run / "checkpoint.npz") as ckpt:
+        assert ckpt["W"].shape == (2, 3, 510) and int(ckpt["game"]) == 2
+
+
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--preset", "nope"], "unknown preset"),
+        (["--set", "substrate.fan_in=65"], "64 CAM slots"),
+        (["--set", "substrate.n_hidden=0"], "positive integer"),
+        (["--set", "env.id=ALE/Pong-v5"], "unknown environment"),
+        (["--set", "agent.lr=0.1"], "unknown key"),
+        (["--set", "simulation.dt=1 mV"], "wrong units"),
+    ],
+)
+def test_bad_input_is_one_error_line_and_no_folder(tmp_path, capsys, args, fragment):
+    code = main(["train", *args, "--out", str(tmp_path / "runs")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert err.startswith("brian-dream: error:") and fragment in err and "\n" not in err
+    assert not (tmp_path / "runs").exists()
+
+
+def test_bad_sizes_are_refused_by_argparse(tmp_path):
+    out = cli("train", "--seeds", "0", "--out", str(tmp_path))
+    assert out.returncode == 2 and "positive integer" in out.stderr
+
+
+def test_show_config_prints_resolved_yaml():
+    out = cli("show-config", "--preset", "lif_pong", "--set", "agent.gamma=0.99")
+    data = yaml.safe_load(out.stdout)
+    assert data["agent"]["gamma"] == 0.99 and data["substrate"]["neuron"] == "lif_capone"
+
+
+def test_atomic_write_leaves_old_file_on_failure(tmp_path):
+    path = tmp_path / "x.txt"
+    atomic_write(path, "old")
+
+    class Boom:
+        def __str__(self):
+            raise RuntimeError
+
+    with pytest.raises(TypeError):
+        atomic_write(path, Boom())
+    assert path.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["x.txt"]
+
+
+def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
+    run = RunFolder(tmp_path)
+    with pytest.raises(CheckpointError, match="no checkpoint"):
+        run.read_checkpoint()
+    (tmp_path / "checkpoint.npz").write_bytes(b"not a zip file")
+    with pytest.raises(CheckpointError, match="corrupt"):
+        run.read_checkpoint()
+    run.write_checkpoint({"W": np.arange(3.0)})
+    np.testing.assert_array_equal(run.read_checkpoint()["W"], np.arange(3.0))
