@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from brian2 import amp, farad, mV, ms, volt
 
 from .errors import ConfigError
-from .quantities import format_quantity, parse_quantity
+from .quantities import parse_quantity
 
 __all__ = ["Param", "NeuronModel", "LIFNeuron", "DPINeuron", "NEURON_MODELS", "get_neuron_model"]
 
@@ -112,13 +112,6 @@ class NeuronModel:
         shared synapse circuit receives.
         """
         raise NotImplementedError
-
-    def describe(self):
-        """One line per parameter: name, unit, meaning."""
-        def unit(p):
-            return "1" if p.unit == 1 else str(format_quantity(1 * p.unit)).split(" ", 1)[-1]
-
-        return "\n".join(f"{k:14s} [{unit(p)}] {p.doc}" for k, p in self.parameters.items())
 
 
 class LIFNeuron(NeuronModel):

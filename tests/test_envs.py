@@ -14,7 +14,6 @@ def test_pong_ram_state_and_actions():
     env = make_env("brian_dream/PongRAM-v0")
     assert env.action_space.n == 3 and env.observation_space.shape == (4,)
     ale = env.unwrapped
-    spec = ale.spec.kwargs if ale.spec else {}
     assert ale._frameskip == 4
     assert PONG_ACTIONS == (0, 2, 3)
     obs, _ = env.reset(seed=0)
@@ -25,7 +24,6 @@ def test_pong_ram_state_and_actions():
         obs, *_ = env.step(1)
     assert obs[2] < 100
     env.close()
-    del spec
 
 
 def test_pong_uses_sticky_actions_and_difficulty_zero():
