@@ -15,6 +15,8 @@ from .quantities import parse_quantity
 
 __all__ = [
     "Config",
+    "WorldModelConfig",
+    "DreamConfig",
     "ExperimentConfig",
     "EnvConfig",
     "EncoderConfig",
@@ -39,7 +41,8 @@ class ExperimentConfig:
     name: str = "awake"
     """Experiment name, part of the run-folder name."""
     protocol: str = "awake"
-    """Training protocol: ``awake`` (real games only)."""
+    """``awake`` (real games only), ``dream`` (each game followed by dreams in the world
+    model) or ``plan`` (short model rollouts during real games)."""
     games: int = 2000
     """Games per replica."""
     seeds: list = field(default_factory=lambda: [0])
@@ -143,6 +146,54 @@ class AgentConfig:
     """Policy learning is gated off for games before this one (0-based count)."""
 
 
+@dataclass
+class WorldModelConfig:
+    """The world model: its own substrate (own connectivity seed) and supervised readouts."""
+
+    neuron: str = ""
+    """Neuron parameter set ('' = the agent's substrate.neuron)."""
+    neuron_params: dict = field(default_factory=dict)
+    """Overrides of single neuron parameters of the model network."""
+    n_hidden: int = 510
+    """Hidden neurons per replica."""
+    fan_in: int = 8
+    max_multiplicity: int = 4
+    n_state: int = 0
+    """State variables the model predicts (0 = the environment's); must match the agent's."""
+    lr_state: float = 0.002
+    """Adam rate of the state readout (per step)."""
+    lr_reward: float = 0.0004
+    """Adam rate of the reward readout (per step)."""
+    c_state: float = 1.0
+    """Weight c_xi of the state term of the model loss."""
+    c_reward: float = 1.0
+    """Weight c_r of the reward term of the model loss."""
+    readout_decay: float = 0.6065306597126334
+    """Low-pass factor of the model's counts (e^-0.5)."""
+    delta_clip: float = 30.0
+    """State changes larger than this (resets, wraps) are set to 0 in the target."""
+    reward_decay: float = 0.5
+    """Reward target r~ <- reward_decay r~ + r."""
+    freeze_after_games: int = 0
+    """Stop world-model learning after this many games (0 = never); an ablation of Capone et al."""
+
+
+@dataclass
+class DreamConfig:
+    """Dreaming and planning."""
+
+    length: int = 50
+    """Steps per dream."""
+    per_game: int = 1
+    """Dreams after each real game (protocol dream)."""
+    warmup_frames: int = 3
+    """Model frames on the start state before a dream's first step."""
+    n_fut: int = 4
+    """Planning: an n_fut-step model rollout every 2 n_fut real steps (protocol plan)."""
+    learn_from_real: bool = True
+    """False: the policy learns only from dreams/plans (an ablation of Capone et al.)."""
+
+
 _SECTIONS = {
     "experiment": ExperimentConfig,
     "env": EnvConfig,
@@ -150,9 +201,11 @@ _SECTIONS = {
     "substrate": SubstrateConfig,
     "simulation": SimulationConfig,
     "agent": AgentConfig,
+    "world_model": WorldModelConfig,
+    "dream": DreamConfig,
 }
 
-_PROTOCOLS = ("awake",)
+_PROTOCOLS = ("awake", "dream", "plan")
 _DEVICES = ("runtime",)
 
 
@@ -175,6 +228,8 @@ class Config:
     substrate: SubstrateConfig = field(default_factory=SubstrateConfig)
     simulation: SimulationConfig = field(default_factory=SimulationConfig)
     agent: AgentConfig = field(default_factory=AgentConfig)
+    world_model: WorldModelConfig = field(default_factory=WorldModelConfig)
+    dream: DreamConfig = field(default_factory=DreamConfig)
     preset: str = ""
     description: str = ""
 
@@ -299,6 +354,41 @@ class Config:
             if not 0 <= getattr(ag, key) < 1:
                 raise ConfigError(f"agent.{key}: must be in [0, 1)")
         _nonnegative_int(ag.start_learning_game, "agent.start_learning_game")
+        wm, dr = self.world_model, self.dream
+        for key in ("n_hidden", "fan_in", "max_multiplicity"):
+            _positive_int(getattr(wm, key), f"world_model.{key}")
+        if wm.fan_in > CHIP_CAM_SLOTS:
+            raise ChipConstraintError(
+                f"world_model.fan_in = {wm.fan_in}: a DYNAP-SE1 neuron has only {CHIP_CAM_SLOTS} CAM slots; "
+                f"use fan_in <= {CHIP_CAM_SLOTS}"
+            )
+        if wm.max_multiplicity > wm.fan_in:
+            raise ChipConstraintError(f"world_model.max_multiplicity = {wm.max_multiplicity} exceeds fan_in = {wm.fan_in}")
+        _nonnegative_int(wm.n_state, "world_model.n_state")
+        if wm.n_state and wm.n_state != self.n_state():
+            raise ConfigError(
+                f"world_model.n_state = {wm.n_state} but the agent's environment {env.id} has {self.n_state()} state "
+                "variables; the model must predict the state the agent sees (set world_model.n_state: 0)"
+            )
+        for key in ("lr_state", "lr_reward", "c_state", "c_reward", "delta_clip"):
+            _float(getattr(wm, key), f"world_model.{key}")
+            if getattr(wm, key) < 0:
+                raise ConfigError(f"world_model.{key}: must be >= 0")
+        for key in ("readout_decay", "reward_decay"):
+            if not 0 <= getattr(wm, key) < 1:
+                raise ConfigError(f"world_model.{key}: must be in [0, 1)")
+        _nonnegative_int(wm.freeze_after_games, "world_model.freeze_after_games")
+        if self.uses_world_model():
+            self.model_neuron_and_params()
+            if wm.fan_in > self.n_inputs() + self.n_actions():
+                raise ChipConstraintError(f"world_model.fan_in = {wm.fan_in} exceeds the model's inputs")
+        _positive_int(dr.length, "dream.length")
+        _positive_int(dr.per_game, "dream.per_game")
+        _nonnegative_int(dr.warmup_frames, "dream.warmup_frames")
+        _positive_int(dr.n_fut, "dream.n_fut")
+        if not dr.learn_from_real and e.protocol == "awake":
+            raise ConfigError("dream.learn_from_real: false leaves nothing to learn from with protocol 'awake'; "
+                              "use protocol dream or plan")
 
     # -- derived values ----------------------------------------------------------
     def n_state(self):
@@ -326,6 +416,32 @@ class Config:
                 )
             values[key] = value
         return model, model.resolve(values, f"substrate.neuron ({self.substrate.neuron})")
+
+    def uses_world_model(self):
+        """True for protocols that need the world model."""
+        return self.experiment.protocol in ("dream", "plan")
+
+    def n_actions(self):
+        from .envs import env_action_count
+
+        return env_action_count(self.env.id)
+
+    def model_neuron_and_params(self):
+        """Neuron model and resolved parameters of the world-model network."""
+        name = self.world_model.neuron or self.substrate.neuron
+        base = load_neuron_set(name)
+        model = get_neuron_model(base["model"])
+        values = dict(base["parameters"])
+        if not self.world_model.neuron:
+            values.update(self.substrate.neuron_params)
+        for key, value in self.world_model.neuron_params.items():
+            if key not in model.parameters:
+                raise ConfigError(
+                    f"world_model.neuron_params: unknown parameter {key!r}{_suggest(key, model.parameters)} "
+                    f"for neuron model {model.name!r}"
+                )
+            values[key] = value
+        return model, model.resolve(values, f"world_model.neuron ({name})")
 
     def synapse_type(self):
         model, _ = self.neuron_model_and_params()
@@ -495,7 +611,7 @@ def load_preset(name="dynapse_pong", overrides=None):
 
 def _deep_update(base, new):
     for k, v in new.items():
-        if isinstance(v, dict) and isinstance(base.get(k), dict) and k not in ("neuron_params", "kwargs"):
+        if isinstance(v, dict) and isinstance(base.get(k), dict) and k != "kwargs":
             _deep_update(base[k], v)
         else:
             base[k] = copy.deepcopy(v)

@@ -2,9 +2,13 @@
 
 The frame interface
 -------------------
-A *controller* is a generator. Each ``yield`` hands the driver the input rates for
+Two equivalent forms. A *session* (`FrameDriver.open`) is synchronous:
+``session.step({substrate_name: rates})`` simulates one frame and returns the counts,
+so host code (an agent loop, a `gymnasium.Env` such as the dream env) can call it
+like a function. A *controller* is a generator. Each ``yield`` hands the driver the input rates for
 the next frame, ``{substrate_name: float[R, n_inputs] in Hz}`` (a substrate left
-out, or ``None``, keeps its rates), and receives the spike counts of that frame,
+out, or ``None``, keeps its rates; the key ``"__reset__"`` may list substrates to put
+back to their initial state before the frame), and receives the spike counts of that frame,
 ``{substrate_name: int[R, n_hidden]}``. When the controller returns, the run ends
 and its return value is returned by `FrameDriver.run`. The controller never sees
 Brian2, so the same experiment code serves every device.
@@ -17,7 +21,7 @@ from brian2 import Network, NetworkOperation, get_device, prefs, second
 
 from .errors import DeviceError
 
-__all__ = ["FrameDriver", "RuntimeDriver", "make_driver"]
+__all__ = ["FrameDriver", "FrameSession", "RuntimeDriver", "make_driver"]
 
 #: Simulated time per ``Network.run`` call of the runtime driver (about 28 h).
 _CHUNK = 1e5 * second
@@ -71,6 +75,122 @@ class FrameDriver:
             return out
 
         return self.run(controller())
+
+    def open(self):
+        """Start a synchronous `FrameSession` (use as a context manager)."""
+        return FrameSession(self)
+
+
+_STOP = object()
+#: Request key listing substrates to reset to their initial state before a frame.
+RESET = "__reset__"
+
+
+class FrameSession:
+    """Synchronous frames: ``counts = session.step(rates)``.
+
+    The driver's run loop lives in a worker thread whose controller waits for the
+    next request, so the caller's code reads top to bottom and the simulation still
+    runs as one continuous ``run()``. Only one thread works at a time; a hand-over
+    costs about 30 µs.
+    """
+
+    def __init__(self, driver):
+        import queue
+        import threading
+
+        self.driver = driver
+        self._requests = queue.Queue()
+        self._replies = queue.Queue()
+        self._closed = False
+        self._deferred = {}
+        self._resets = set()
+        self._thread = threading.Thread(target=self._work, name="brian_dream-frames", daemon=True)
+        self._thread.start()
+
+    def _controller(self):
+        while True:
+            request = self._requests.get()
+            if request is _STOP:
+                return
+            counts = yield request
+            self._replies.put(counts)
+
+    def _work(self):
+        try:
+            self.driver.run(self._controller())
+        except BaseException as err:  # handed to the caller of step()
+            self._replies.put(err)
+        else:
+            self._replies.put(_STOP)
+
+    def step(self, request):
+        """Simulate one frame with ``request`` rates; return ``{name: counts[R, N]}``.
+
+        Deferred requests (see `defer`) ride along in the same frame, and their
+        callbacks get their substrate's counts before this call returns.
+        """
+        if self._closed:
+            raise RuntimeError("this frame session is closed")
+        request = dict(request)
+        if any(n in request for n in self._deferred):
+            self.flush()
+        callbacks = []
+        for n, (rates, callback) in self._deferred.items():
+            request[n] = rates
+            callbacks.append((n, callback))
+        self._deferred = {}
+        if self._resets:
+            request[RESET] = sorted(self._resets)
+            self._resets = set()
+        self._requests.put(request)
+        reply = self._replies.get()
+        if isinstance(reply, BaseException):
+            self._closed = True
+            raise reply
+        if reply is _STOP:
+            self._closed = True
+            raise RuntimeError("the simulation ended unexpectedly")
+        for n, callback in callbacks:
+            callback(reply[n])
+        return reply
+
+    def defer(self, name, rates, callback):
+        """Queue rates for substrate ``name`` to run in the next frame.
+
+        ``callback(counts)`` is called with that frame's counts. This lets a world
+        model learn in the same frames as the agent acts (as two cores of one chip
+        run at once) without the two loops knowing of each other.
+        """
+        if name in self._deferred:
+            self.flush()
+        self._deferred[name] = (rates, callback)
+
+    def flush(self):
+        """Run one frame for pending deferred requests, if there are any."""
+        if self._deferred:
+            self.step({})
+
+    def reset_state(self, name):
+        """Put substrate ``name`` back to its initial state before the next frame."""
+        self._resets.add(name)
+
+    def close(self):
+        """End the run (the simulation thread finishes its current step and returns)."""
+        if not self._closed and self._thread.is_alive():
+            self._closed = True
+            self._requests.put(_STOP)
+            self._thread.join()
+            while not self._replies.empty():
+                reply = self._replies.get()
+                if isinstance(reply, BaseException) and not isinstance(reply, KeyboardInterrupt):
+                    raise reply
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
 
 class RuntimeDriver(FrameDriver):
@@ -136,8 +256,10 @@ class RuntimeDriver(FrameDriver):
     def _apply(self, request):
         if request is None:
             return
+        for n in request.get(RESET, ()):
+            self.substrates[n].restore_initial_state()
         for n, rates in request.items():
-            if rates is None:
+            if rates is None or n == RESET:
                 continue
             if n not in self.substrates:
                 raise KeyError(f"controller yielded rates for unknown substrate {n!r}; known: {list(self.substrates)}")

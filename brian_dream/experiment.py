@@ -15,13 +15,15 @@ from .devices import make_driver
 from .encoding import PopulationEncoder
 from .envs import VectorGames
 from .errors import ConfigError
-from .protocols import Stopwatch, play_game
+from .envs.dream import DreamVectorEnv
+from .protocols import RealGames, SpikingAgent, Stopwatch, awake_game, dream, plan_rollout
 from .quantities import parse_quantity
 from .readout import PolicyReadout
 from .runs import RunFolder, package_versions, platform_info, rows_to_columns
 from .substrate import Substrate
+from .worldmodel import WorldModel
 
-__all__ = ["train", "TrainResult", "build_agent_substrate"]
+__all__ = ["train", "TrainResult", "build_agent_substrate", "build_world_model", "dream_vs_real"]
 
 
 @dataclass
@@ -47,9 +49,9 @@ class TrainResult:
     weights: np.ndarray = field(repr=False)
 
     def final_returns(self, last=50):
-        """Mean return over each replica's last ``last`` games, ``float[R]``."""
+        """Mean return over each replica's last ``last`` real games, ``float[R]``."""
         g = self.metrics["game"]
-        sel = g > g.max() - last
+        sel = (g > g.max() - last) & (self.metrics["phase"] == "awake")
         R = int(self.metrics["replica"].max()) + 1
         return np.array([self.metrics["return"][sel & (self.metrics["replica"] == r)].mean() for r in range(R)])
 
@@ -76,8 +78,33 @@ def build_agent_substrate(config, name="agent"):
     )
 
 
+def build_world_model(config, encoder, name="model"):
+    """The world model's substrate (own connectivity streams) and its readouts."""
+    neuron, params = config.model_neuron_and_params()
+    wm, ag = config.world_model, config.agent
+    synapse_type = config.substrate.synapse_type or neuron.default_synapse_type
+    model = WorldModel(
+        config.experiment.seeds, wm.n_hidden, config.n_state(), config.n_actions(), encoder,
+        action_rate=float(parse_quantity(config.encoder.action_rate, brian2.Hz) / brian2.Hz),
+        lr_state=wm.lr_state, lr_reward=wm.lr_reward, c_state=wm.c_state, c_reward=wm.c_reward,
+        readout_decay=wm.readout_decay, delta_clip=wm.delta_clip, reward_decay=wm.reward_decay,
+        adam={"beta1": ag.adam_beta1, "beta2": ag.adam_beta2, "eps": ag.adam_eps},
+    )
+    substrate = Substrate(
+        name, neuron, params, config.experiment.seeds, model.n_inputs, wm.n_hidden, synapse_type,
+        fan_in=wm.fan_in, max_multiplicity=wm.max_multiplicity, spike_trains=config.encoder.spike_trains,
+        dt=parse_quantity(config.simulation.dt, ms),
+    )
+    return substrate, model
+
+
 def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True):
-    """Train R policy-gradient agents (one per seed) in one simulation.
+    """Train R agents (one per seed) in one simulation, with the configured protocol.
+
+    Protocols: ``awake`` (real games only), ``dream`` (each real game is followed by
+    ``dream.per_game`` dreams of ``dream.length`` steps in the world model) and
+    ``plan`` (every ``2 n_fut`` real steps an ``n_fut``-step model rollout adds
+    imagined rewards to the policy gradient).
 
     Parameters
     ----------
@@ -97,7 +124,7 @@ def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True):
     """
     t_start = time.perf_counter()
     config = _as_config(config, overrides)
-    exp, sim, ag = config.experiment, config.simulation, config.agent
+    exp, sim, ag, dr = config.experiment, config.simulation, config.agent, config.dream
     seeds = exp.seeds
 
     # -- seeding: every replica draws from streams derived from its own seed
@@ -107,71 +134,99 @@ def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True):
 
     # -- build everything before anything is written, so bad input leaves no folder
     frame = parse_quantity(sim.frame_duration, ms)
+    frame_s = float(frame / brian2.second)
     encoder = PopulationEncoder.from_config(config)
-    substrate = build_agent_substrate(config)
-    driver = make_driver(sim.device, [substrate], frame, parse_quantity(sim.dt, ms), sim.codegen_target)
+    substrates = [build_agent_substrate(config)]
+    model = None
+    if config.uses_world_model():
+        model_substrate, model = build_world_model(config, encoder)
+        substrates.append(model_substrate)
+    driver = make_driver(sim.device, substrates, frame, parse_quantity(sim.dt, ms), sim.codegen_target)
     games = VectorGames(config.env.id, seeds, **config.env.kwargs)
-    n_actions = games.envs.single_action_space.n
     policy = PolicyReadout(
-        seeds, config.substrate.n_hidden, n_actions, learning_rate=ag.learning_rate, gamma=ag.gamma,
+        seeds, config.substrate.n_hidden, config.n_actions(), learning_rate=ag.learning_rate, gamma=ag.gamma,
         input_scale=ag.input_scale, logit_clip=ag.logit_clip, init_std=ag.init_std, readout_decay=ag.readout_decay,
         adam={"beta1": ag.adam_beta1, "beta2": ag.adam_beta2, "eps": ag.adam_eps},
     )
     meta = {
         "seeds": seeds,
+        "protocol": exp.protocol,
         "device": sim.device,
         "codegen_target": sim.codegen_target,
         "versions": package_versions(),
         "platform": platform_info(),
         "command": sys.argv,
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "n_inputs": substrate.n_inputs,
-        "n_synapses": int(len(substrate.connectivity[0])),
+        "substrates": {s.name: {"n_inputs": s.n_inputs, "n_hidden": s.n_hidden,
+                                "n_synapses": int(len(s.connectivity[0]))} for s in substrates},
     }
     run = RunFolder.create(out_dir, config, meta) if out_dir is not None else None
 
     watch = Stopwatch()
     rows = []
-    bar = tqdm(total=exp.games, desc=f"{config.experiment.name} R={len(seeds)}", unit="game", disable=not progress,
+    bar = tqdm(total=exp.games, desc=f"{exp.name} R={len(seeds)}", unit="game", disable=not progress,
                dynamic_ncols=True)
     recent = []
+
+    def log(game, phase, learn, stats, errors=None):
+        for r, seed in enumerate(seeds):
+            row = {"game": game, "replica": r, "seed": seed, "phase": phase, "learning": learn,
+                   "return": float(stats["return"][r]), "entropy": float(stats["entropy"][r]),
+                   "rate_hz": float(stats["spikes_per_frame"][r] / frame_s), "steps": float(stats["steps"][r])}
+            if errors and errors.get("state_sq_error") is not None:
+                row["model_state_mse"] = float(errors["state_sq_error"][r])
+                row["model_reward_mse"] = float(errors["reward_sq_error"][r])
+            rows.append(row)
 
     def checkpoint(game):
         if run is None:
             return
         run.write_metrics(rows)
-        state = policy.state()
+        state = {f"policy_{k}": v for k, v in policy.state().items()}
+        if model is not None:
+            state.update({f"model_{k}": v for k, v in model.state().items()})
         state["game"] = np.array(game)
         state["seeds"] = np.array(seeds)
         run.write_checkpoint(state)
 
-    def controller():
-        for game in range(exp.games):
-            learn = game >= ag.start_learning_game
-            stats = yield from play_game(
-                substrate.name, encoder, games, policy, config.env.noop_steps, config.env.play_steps, learn,
-                float(frame / brian2.second), watch,
-            )
-            for r, seed in enumerate(seeds):
-                rows.append({"game": game, "replica": r, "seed": seed, "phase": "awake", "learning": learn,
-                             **{k: float(v[r]) for k, v in stats.items()}})
-            recent.append(stats["return"].mean())
-            del recent[: -exp.curve_window]
-            bar.update(1)
-            bar.set_postfix(ret=f"{np.mean(recent):+.2f}", H=f"{stats['entropy'].mean():.2f}",
-                            rate=f"{stats['rate_hz'].mean():.0f}Hz")
-            if (game + 1) % exp.checkpoint_every == 0 or game + 1 == exp.games:
-                checkpoint(game)
-
+    comparison = None
     try:
-        driver.run(controller())
+        with driver.open() as session:
+            agent = SpikingAgent(session, "agent", encoder, policy, watch)
+            real = RealGames(games, config.env.noop_steps, session, model, watch=watch)
+            dream_env = DreamVectorEnv(model, session, warmup_frames=dr.warmup_frames) if model else None
+            for game in range(exp.games):
+                learn = game >= ag.start_learning_game
+                if model is not None and config.world_model.freeze_after_games:
+                    model.learning = game < config.world_model.freeze_after_games
+                def plan_hook(t):
+                    if t > 0 and t % (2 * dr.n_fut) == 0:
+                        plan_rollout(dream_env, agent, real.states, dr.n_fut)
+
+                on_step = plan_hook if exp.protocol == "plan" else None
+                stats = awake_game(real, agent, config.env.play_steps, learn,
+                                   reward_weight=1.0 if dr.learn_from_real else 0.0, on_step=on_step)
+                log(game, "awake", learn, stats, real.take_model_errors() if model else None)
+                if exp.protocol == "dream":
+                    for _ in range(dr.per_game):
+                        log(game, "dream", learn, dream(dream_env, agent, real.start_states, dr.length, learn))
+                recent.append(stats["return"].mean())
+                del recent[: -exp.curve_window]
+                bar.update(1)
+                bar.set_postfix(ret=f"{np.mean(recent):+.2f}", H=f"{stats['entropy'].mean():.2f}",
+                                rate=f"{stats['spikes_per_frame'].mean() / frame_s:.1f}Hz")
+                if (game + 1) % exp.checkpoint_every == 0 or game + 1 == exp.games:
+                    checkpoint(game)
+            if model is not None:
+                comparison = dream_vs_real(real, agent, dream_env, min(dr.length, config.env.play_steps))
     finally:
         bar.close()
         games.close()
     metrics = rows_to_columns(rows)
 
     timings = dict(driver.timings)
-    timings.update(env=watch.totals["env"], readout=watch.totals["readout"], total=time.perf_counter() - t_start)
+    timings.update(env=watch.totals["env"], readout=watch.totals["readout"], model=watch.totals["model"],
+                   total=time.perf_counter() - t_start)
     timings["agent_frames"] = timings["frames"] * len(seeds)
     if run is not None:
         meta.update(finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"), timings=timings)
@@ -181,4 +236,42 @@ def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True):
         learning_curve_figure({config.experiment.name: metrics}, window=exp.curve_window,
                               path=run.path / "learning_curve.png",
                               title=f"{config.env.id} · {config.experiment.name} · {len(seeds)} seeds")
+        if comparison is not None:
+            from .plots import dream_vs_real_figure
+
+            np.savez(run.path / "dream_vs_real.npz", **comparison)
+            dream_vs_real_figure(comparison, path=run.path / "dream_vs_real.png")
     return TrainResult(run.path if run else None, metrics, timings, policy.W.copy())
+
+
+def dream_vs_real(real, agent, dream_env, steps):
+    """Play one real game without learning, then replay its actions in the world model.
+
+    Returns
+    -------
+    comparison : dict of arrays
+        ``real_states``/``dream_states`` ``[steps + 1, R, n_state]``, ``real_rewards``
+        and ``dream_rewards`` ``[steps, R]``, ``actions`` ``[steps, R]``.
+    """
+    learning, dream_env.model.learning = dream_env.model.learning, False
+    states = real.reset()
+    agent.policy.begin_episode()
+    real_states, real_rewards, actions = [states.copy()], [], []
+    for _ in range(steps):
+        a, _ = agent.act(states, ~real.done)
+        states, r = real.step(a)
+        real_states.append(states.copy())
+        real_rewards.append(r)
+        actions.append(a)
+    real.session.flush()
+    agent.policy.accum[:] = 0  # nothing learned from this game
+    obs, _ = dream_env.reset(options={"states": real_states[0]})
+    dream_states, dream_rewards = [np.asarray(obs, float)], []
+    for a in actions:
+        obs, r, *_ = dream_env.step(a)
+        dream_states.append(np.asarray(obs, float))
+        dream_rewards.append(r)
+    dream_env.model.learning = learning
+    return {"real_states": np.array(real_states), "dream_states": np.array(dream_states),
+            "real_rewards": np.array(real_rewards), "dream_rewards": np.array(dream_rewards),
+            "actions": np.array(actions)}

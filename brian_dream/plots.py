@@ -2,7 +2,7 @@
 
 import numpy as np
 
-__all__ = ["per_replica_curves", "trailing_mean", "plot_band", "learning_curve_figure"]
+__all__ = ["per_replica_curves", "trailing_mean", "plot_band", "learning_curve_figure", "dream_vs_real_figure"]
 
 
 def trailing_mean(values, window):
@@ -78,5 +78,43 @@ def learning_curve_figure(runs, window=50, path=None, title=None, reference=None
     fig.tight_layout()
     if path is not None:
         fig.savefig(path, dpi=120)
+        plt.close(fig)
+    return fig
+
+
+def dream_vs_real_figure(comparison, replica=0, names=None, path=None):
+    """A dream next to the real game it replays: states and rewards over steps.
+
+    Parameters
+    ----------
+    comparison : dict
+        As returned by `brian_dream.experiment.dream_vs_real`.
+    replica : int
+    names : list of str, optional
+        State variable names (default: Pong's ball x, CPU paddle y, player paddle y, ball y).
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    real, dream = comparison["real_states"][:, replica], comparison["dream_states"][:, replica]
+    names = names or ["ball x", "CPU paddle y", "player paddle y", "ball y"]
+    n = real.shape[1]
+    fig, axes = plt.subplots(1, n + 1, figsize=(3.2 * (n + 1), 3))
+    for k in range(n):
+        axes[k].plot(real[:, k], "k-", label="real")
+        axes[k].plot(dream[:, k], "m--", label="dream")
+        axes[k].set_title(names[k] if k < len(names) else f"state {k}", fontsize=9)
+        axes[k].set_xlabel("step")
+    axes[0].legend(fontsize=7)
+    axes[n].plot(np.cumsum(comparison["real_rewards"][:, replica]), "k-", label="real")
+    axes[n].plot(np.cumsum(comparison["dream_rewards"][:, replica]), "m--", label="predicted")
+    axes[n].set_title("cumulative reward", fontsize=9)
+    axes[n].set_xlabel("step")
+    fig.suptitle(f"dream vs real, replica {replica}: same start state, same actions", fontsize=10)
+    fig.tight_layout()
+    if path is not None:
+        fig.savefig(path, dpi=110)
         plt.close(fig)
     return fig

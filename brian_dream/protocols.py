@@ -1,4 +1,4 @@
-"""Training protocols as frame controllers: the agent loop that plays games through a driver."""
+"""Training protocols: one agent loop for real games, dreams and planning rollouts."""
 
 import time
 from collections import defaultdict
@@ -7,7 +7,7 @@ import numpy as np
 
 from .readout import entropy
 
-__all__ = ["Stopwatch", "play_game"]
+__all__ = ["Stopwatch", "SpikingAgent", "RealGames", "play_episode", "awake_game", "dream", "plan_rollout"]
 
 
 class Stopwatch:
@@ -28,58 +28,170 @@ class Stopwatch:
         self.totals[self._name] += time.perf_counter() - self._t0
 
 
-def play_game(substrate_name, encoder, games, policy, noop_steps, play_steps, learn, frame_seconds, watch=None):
-    """Play one game in every replica (a frame controller; use with ``yield from``).
+class SpikingAgent:
+    """The agent network seen from the host: encode, one frame, act.
 
-    A game is the papers' slice: reset, ``noop_steps`` NOOPs, then up to
-    ``play_steps`` agent steps. Each agent step is one frame: the state is
-    population-coded into input rates, the substrate runs one frame, and the
-    policy acts on the filtered counts. The policy's Adam step comes at the end
-    (skipped while ``learn`` is False).
+    Parameters
+    ----------
+    session : `~brian_dream.devices.FrameSession`
+    name : str
+        The agent substrate's name in the session.
+    encoder : callable
+        States to input rates.
+    policy : `~brian_dream.readout.PolicyReadout`
+    """
+
+    def __init__(self, session, name, encoder, policy, watch=None):
+        self.session, self.name, self.encoder, self.policy = session, name, encoder, policy
+        self.watch = watch or Stopwatch()
+        self.last_counts = None
+
+    def act(self, states, active=None):
+        """Run one agent frame on ``states`` and sample actions; returns ``(actions, probs)``."""
+        with self.watch("readout"):
+            rates = self.encoder(states)
+        counts = self.session.step({self.name: rates})[self.name]
+        with self.watch("readout"):
+            self.last_counts = counts
+            return self.policy.act(counts, active)
+
+
+class RealGames:
+    """The real games as the agent loop sees them, with the world model learning alongside.
+
+    ``reset`` starts a game in every replica: reset, then ``noop_steps`` NOOPs. With a
+    world model, every real transition (NOOPs included) is also a model frame on the
+    state and action taken, deferred so that it runs in the same frame as the agent's
+    next step (two cores of one chip); the model learns from the real next state and
+    reward when that frame's counts arrive.
+    """
+
+    def __init__(self, games, noop_steps, session=None, model=None, model_name="model", watch=None):
+        self.games, self.noop_steps = games, noop_steps
+        self.session, self.model, self.model_name = session, model, model_name
+        self.watch = watch or Stopwatch()
+        self.start_states = None
+        self.model_errors = defaultdict(list)
+
+    @property
+    def done(self):
+        return self.games.done
+
+    @property
+    def states(self):
+        return self.games.states
+
+    def reset(self):
+        with self.watch("env"):
+            states = self.games.reset()
+        if self.model is not None:
+            self.model.begin_episode()
+        noop = np.zeros(self.games.n, dtype=int)
+        for _ in range(self.noop_steps):
+            states, _ = self.step(noop)
+        if self.session is not None:
+            self.session.flush()
+        self.start_states = states.copy()
+        return states
+
+    def step(self, actions):
+        before = self.games.states
+        active = ~self.games.done
+        with self.watch("env"):
+            states, rewards = self.games.step(actions)
+        if self.model is not None:
+            self.session.defer(self.model_name, self.model.rates(before, actions),
+                               lambda counts: self._learn(counts, before, states, rewards, active))
+        return states, rewards
+
+    def _learn(self, counts, before, after, rewards, active):
+        with self.watch("model"):
+            errors = self.model.learn(counts, before, after, rewards, active)
+        for k, v in errors.items():
+            self.model_errors[k].append(np.where(active, v, np.nan))
+
+    def take_model_errors(self):
+        """Mean squared state and reward errors per replica since the last call."""
+        out = {k: np.nanmean(np.array(v), axis=0) if v else None for k, v in self.model_errors.items()}
+        self.model_errors.clear()
+        return out
+
+
+def play_episode(env, agent, steps, reward_weight=1.0, on_step=None):
+    """The one agent loop: act, step ``env``, accumulate the policy gradient.
+
+    ``env`` is `RealGames` or a `~brian_dream.envs.dream.DreamVectorEnv` (anything with
+    ``states``, ``done`` and ``step(actions) -> (states, rewards, ...)``). Rewards feed
+    the policy gradient scaled by ``reward_weight`` (0: watch without learning).
+    ``on_step(t)`` is called before each step (planning hooks in here).
 
     Returns
     -------
     stats : dict of float[R]
-        ``return``, ``entropy`` (mean per step), ``rate_hz`` (mean hidden rate) and
-        ``steps`` per replica.
+        ``return``, ``entropy`` (mean per step), ``rate_hz`` (mean hidden rate as
+        spikes per frame and neuron; the caller scales to Hz) and ``steps``.
     """
-    watch = watch or Stopwatch()
-    R = games.n
-    with watch("env"):
-        states = games.reset()
-        noop = np.zeros(R, dtype=int)
-        for _ in range(noop_steps):
-            states, _ = games.step(noop)
-    policy.begin_episode()
-    ret = np.zeros(R)
-    ent = np.zeros(R)
-    spikes = np.zeros(R)
-    steps = np.zeros(R)
-    n_hidden = None
-    for _ in range(play_steps):
-        active = ~games.done
-        with watch("readout"):
-            rates = encoder(states)
-        counts = (yield {substrate_name: rates})[substrate_name]
-        with watch("readout"):
-            actions, probs = policy.act(counts, active)
-        with watch("env"):
-            states, rewards = games.step(actions)
-        with watch("readout"):
-            policy.reward(rewards)
-            ret += rewards
+    R = agent.policy.n_replicas
+    ret, ent, spikes, n = np.zeros(R), np.zeros(R), np.zeros(R), np.zeros(R)
+    states = env.states
+    for t in range(steps):
+        if on_step is not None:
+            on_step(t)
+            states = env.states
+        active = ~env.done
+        actions, probs = agent.act(states, active)
+        out = env.step(actions)
+        states, rewards = out[0], out[1]
+        with agent.watch("readout"):
+            agent.policy.reward(reward_weight * rewards * active)
+            ret += rewards * active
             ent += entropy(probs) * active
-            spikes += counts.sum(axis=1) * active
-            steps += active
-            n_hidden = counts.shape[1]
-        if games.done.all():
+            spikes += agent.last_counts.mean(axis=1) * active
+            n += active
+        if env.done.all():
             break
-    with watch("readout"):
-        policy.update(learn)
-    denom = np.maximum(steps, 1)
-    return {
-        "return": ret,
-        "entropy": ent / denom,
-        "rate_hz": spikes / (denom * n_hidden * frame_seconds),
-        "steps": steps,
-    }
+    denom = np.maximum(n, 1)
+    return {"return": ret, "entropy": ent / denom, "spikes_per_frame": spikes / denom, "steps": n}
+
+
+def awake_game(real, agent, play_steps, learn, reward_weight=1.0, on_step=None):
+    """One real game in every replica, then the policy update (skipped while not ``learn``)."""
+    real.reset()
+    agent.policy.begin_episode()
+    stats = play_episode(real, agent, play_steps, reward_weight, on_step)
+    if real.session is not None:
+        real.session.flush()
+    with agent.watch("readout"):
+        agent.policy.update(learn)
+    return stats
+
+
+def dream(dream_env, agent, start_states, length, learn):
+    """One dream from real ``start_states``, then the policy update.
+
+    The eligibility trace is not cleared between the real game and its dream, as in
+    both papers' code. Rewards are the model's predicted (low-pass) rewards.
+    """
+    dream_env.reset(options={"states": start_states})
+    agent.policy.begin_episode(reset_trace=False)
+    stats = play_episode(dream_env, agent, length)
+    with agent.watch("readout"):
+        agent.policy.update(learn)
+    return stats
+
+
+def plan_rollout(dream_env, agent, start_states, n_fut):
+    """An ``n_fut``-step rollout in the model from the current real state.
+
+    Imagined rewards add to the policy gradient of the ongoing game. The agent's
+    count filter and eligibility trace are saved and restored, so the real game
+    continues where it was, and so are the model's filter and reward target; the
+    model network itself is not reset.
+    """
+    policy, model = agent.policy, dream_env.model
+    saved = (policy.filter.value.copy(), policy.trace.copy(), model.filter.value.copy(), model.r_tilde.copy())
+    policy.begin_episode(reset_trace=True)
+    dream_env.reset(options={"states": start_states, "reset_network": False})
+    stats = play_episode(dream_env, agent, n_fut)
+    policy.filter.value[:], policy.trace[:], model.filter.value[:], model.r_tilde[:] = saved
+    return stats

@@ -19,7 +19,8 @@ from .errors import CheckpointError
 __all__ = ["atomic_write", "run_name", "RunFolder", "package_versions", "read_metrics", "rows_to_columns", "METRIC_COLUMNS"]
 
 #: Columns of ``metrics.csv``: one row per game and replica.
-METRIC_COLUMNS = ("game", "replica", "seed", "phase", "learning", "return", "entropy", "rate_hz", "steps")
+METRIC_COLUMNS = ("game", "replica", "seed", "phase", "learning", "return", "entropy", "rate_hz", "steps",
+                  "model_state_mse", "model_reward_mse")
 
 _PACKAGES = ("brian_dream", "brian2", "brian2cuda", "numpy", "cython", "gymnasium", "ale-py", "matplotlib")
 
@@ -102,7 +103,7 @@ class RunFolder:
     def write_metrics(self, rows):
         """Write all ``rows`` (dicts with `METRIC_COLUMNS`) as ``metrics.csv``."""
         buf = io.StringIO()
-        w = csv.DictWriter(buf, fieldnames=METRIC_COLUMNS, lineterminator="\n")
+        w = csv.DictWriter(buf, fieldnames=METRIC_COLUMNS, lineterminator="\n", restval="")
         w.writeheader()
         w.writerows(rows)
         atomic_write(self.path / "metrics.csv", buf.getvalue())
@@ -139,13 +140,13 @@ def rows_to_columns(rows):
     """Metric rows (dicts, values as numbers or CSV text) to a dict of numpy columns."""
     cols = {}
     for key in METRIC_COLUMNS:
-        vals = [r[key] for r in rows]
+        vals = [r.get(key) for r in rows]
         if key == "phase":
             cols[key] = np.array(vals, dtype=str)
         elif key == "learning":
             cols[key] = np.array([v in (True, "True") for v in vals])
         else:
-            cols[key] = np.array(vals, dtype=float)
+            cols[key] = np.array([np.nan if v in ("", None) else v for v in vals], dtype=float)
     return cols
 
 

@@ -107,6 +107,22 @@ class Substrate:
         self.synapses.connect(i=pre, j=post)
         self.synapses.multiplicity = mult
         self.connectivity = (pre, post, mult)
+        self._initial = self._snapshot()
+
+    def _snapshot(self):
+        hidden = sorted(self.hidden.equations.diff_eq_names) + ["count", "lastspike", "not_refractory"]
+        inputs = sorted(self.inputs.equations.diff_eq_names)
+        return {"hidden": self.hidden.get_states(hidden, units=False),
+                "inputs": self.inputs.get_states(inputs, units=False) if inputs else {}}
+
+    def restore_initial_state(self):
+        """Put every neuron (and generator phase) back to its state at construction.
+
+        Runtime device only; the frame drivers call it between frames on request.
+        """
+        self.hidden.set_states(self._initial["hidden"], units=False)
+        if self._initial["inputs"]:
+            self.inputs.set_states(self._initial["inputs"], units=False)
 
     @property
     def objects(self):

@@ -48,7 +48,7 @@ def test_train_writes_a_complete_run_folder(tmp_path):
     # the resolved config reloads to the same experiment
     assert load_preset(str(run / "config.yaml")).to_dict()["experiment"]["games"] == 3
     with np.load(run / "checkpoint.npz") as ckpt:
-        assert ckpt["W"].shape == (2, 3, 510) and int(ckpt["game"]) == 2
+        assert ckpt["policy_W"].shape == (2, 3, 510) and int(ckpt["game"]) == 2
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ import numpy as np
 
 from ..errors import ConfigError
 
-__all__ = ["ENV_IDS", "check_env_id", "env_state_size", "make_env", "make_vector_env", "VectorGames"]
+__all__ = ["ENV_IDS", "check_env_id", "env_state_size", "env_action_count", "make_env", "make_vector_env", "VectorGames"]
 
 #: Environments brian_dream knows how to encode: id -> (entry point, state size, description).
 ENV_IDS = {
@@ -40,6 +40,12 @@ def env_state_size(env_id):
     """Number of state variables of environment ``env_id``."""
     check_env_id(env_id)
     return ENV_IDS[env_id][1]
+
+
+def env_action_count(env_id):
+    """Number of actions of environment ``env_id`` (3 for both: stay/NOOP, up, down)."""
+    check_env_id(env_id)
+    return 3
 
 
 def make_env(env_id, **kwargs):
@@ -77,6 +83,7 @@ class VectorGames:
         self.envs = make_vector_env(env_id, len(self.seeds), **kwargs)
         self._seeded = False
         self.done = np.zeros(len(self.seeds), bool)
+        self.states = None
 
     @property
     def n(self):
@@ -88,14 +95,16 @@ class VectorGames:
         self._seeded = True
         obs, _ = self.envs.reset(seed=seed)
         self.done[:] = False
-        return np.asarray(obs, dtype=float)
+        self.states = np.asarray(obs, dtype=float)
+        return self.states
 
     def step(self, actions):
         """Step every game; rewards of ended games are 0. Returns ``(states, rewards)``."""
         obs, reward, terminated, truncated, _ = self.envs.step(np.asarray(actions))
         reward = np.where(self.done, 0.0, reward)
         self.done |= np.asarray(terminated) | np.asarray(truncated)
-        return np.asarray(obs, dtype=float), reward
+        self.states = np.asarray(obs, dtype=float)
+        return self.states, reward
 
     def close(self):
         self.envs.close()

@@ -1,0 +1,109 @@
+"""The world model: a spiking substrate driven by state and action, with supervised readouts."""
+
+import numpy as np
+
+from .readout import Adam, CountFilter
+
+__all__ = ["WorldModel"]
+
+
+class WorldModel:
+    """Predicts the change of state and the (low-pass) reward from a model substrate's counts.
+
+    Inputs to the substrate are the population-coded state followed by one
+    generator per action, firing at ``action_rate`` for the action taken (the
+    released hardware code drives these generators but never connects them, so its
+    model cannot see the action; here they are ordinary inputs of the fan-in
+    draw). Readouts, with ``x`` the filtered counts (decay e^-0.5)::
+
+        dxi_hat = W_s x          r_hat = W_r x
+        target dxi = xi(t+1) - xi(t), components with |dxi| > delta_clip set to 0
+        target r~  = reward_decay * r~ + r
+        W_s += Adam(c_state  (dxi - dxi_hat) x^T),  W_r += Adam(c_reward (r~ - r_hat) x^T)   every step
+
+    Learning rates 0.002 (state) and 0.0004 (reward) as the neuromorphic-dreaming code.
+
+    Parameters
+    ----------
+    seeds : list of int
+    n_hidden, n_state, n_actions : int
+    encoder : callable
+        States ``[R, n_state]`` to state-generator rates in Hz.
+    action_rate : float
+        Hz of the chosen action's generator.
+    """
+
+    def __init__(self, seeds, n_hidden, n_state, n_actions, encoder, action_rate=150.0, lr_state=0.002,
+                 lr_reward=0.0004, c_state=1.0, c_reward=1.0, readout_decay=0.6065306597126334, delta_clip=30.0,
+                 reward_decay=0.5, adam=None):
+        R = len(seeds)
+        self.seeds = list(seeds)
+        self.n_state, self.n_actions = n_state, n_actions
+        self.encoder = encoder
+        self.action_rate = float(action_rate)
+        self.c_state, self.c_reward = float(c_state), float(c_reward)
+        self.delta_clip = float(delta_clip)
+        self.reward_decay = float(reward_decay)
+        self.W_s = np.zeros((R, n_state, n_hidden))
+        self.W_r = np.zeros((R, 1, n_hidden))
+        self.opt_s = Adam(self.W_s.shape, lr_state, **(adam or {}))
+        self.opt_r = Adam(self.W_r.shape, lr_reward, **(adam or {}))
+        self.filter = CountFilter((R, n_hidden), readout_decay)
+        self.r_tilde = np.zeros(R)
+        self.learning = True
+
+    @property
+    def n_inputs(self):
+        return self.encoder.n_outputs + self.n_actions
+
+    def rates(self, states, actions):
+        """Input rates ``[R, n_state*gens + n_actions]`` for states and chosen actions."""
+        act = np.zeros((len(actions), self.n_actions))
+        act[np.arange(len(actions)), np.asarray(actions, int)] = self.action_rate
+        return np.concatenate([self.encoder(states), act], axis=1)
+
+    def begin_episode(self):
+        """Clear the count filter and the low-pass reward target."""
+        self.filter.reset()
+        self.r_tilde[:] = 0
+
+    def predict(self, counts):
+        """Filter one frame of counts; return ``(dxi_hat [R, n_state], r_hat [R])``."""
+        x = self.filter(counts)
+        return np.einsum("rkn,rn->rk", self.W_s, x), np.einsum("rkn,rn->rk", self.W_r, x)[:, 0]
+
+    def targets(self, states, next_states, rewards):
+        """``(dxi, r~)``: clipped state change and the updated low-pass reward."""
+        delta = np.asarray(next_states, float) - np.asarray(states, float)
+        delta[np.abs(delta) > self.delta_clip] = 0.0
+        self.r_tilde = self.reward_decay * self.r_tilde + np.asarray(rewards, float)
+        return delta, self.r_tilde.copy()
+
+    def learn(self, counts, states, next_states, rewards, active=None):
+        """Predict from ``counts``, compare with the real transition, take one Adam step.
+
+        Returns
+        -------
+        errors : dict of float[R]
+            Squared state error (summed over variables) and squared reward error,
+            before the update.
+        """
+        pred_s, pred_r = self.predict(counts)
+        delta, r_tilde = self.targets(states, next_states, rewards)
+        err_s = delta - pred_s
+        err_r = r_tilde - pred_r
+        if active is not None:
+            mask = np.asarray(active, float)
+            err_s = err_s * mask[:, None]
+            err_r = err_r * mask
+        if self.learning:
+            x = self.filter.value
+            self.opt_s.step(self.W_s, self.c_state * err_s[:, :, None] * x[:, None, :])
+            self.opt_r.step(self.W_r, self.c_reward * err_r[:, None, None] * x[:, None, :])
+        return {"state_sq_error": (err_s**2).sum(axis=1), "reward_sq_error": err_r**2}
+
+    def state(self):
+        s = {"W_s": self.W_s, "W_r": self.W_r, "filter": self.filter.value, "r_tilde": self.r_tilde}
+        s.update({f"adam_s_{k}": v for k, v in self.opt_s.state().items()})
+        s.update({f"adam_r_{k}": v for k, v in self.opt_r.state().items()})
+        return s
