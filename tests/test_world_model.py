@@ -1,0 +1,149 @@
+"""World model, dream env and the dream/plan protocols."""
+
+import warnings
+
+import numpy as np
+import pytest
+from brian2 import ms
+from gymnasium.utils.env_checker import check_env
+
+from brian_dream import train
+from brian_dream.config import load_preset
+from brian_dream.devices import RuntimeDriver
+from brian_dream.encoding import PopulationEncoder
+from brian_dream.envs.dream import DreamEnv, DreamVectorEnv
+from brian_dream.errors import ConfigError
+from brian_dream.experiment import build_world_model
+
+DT, FRAME = 0.5 * ms, 10 * ms
+
+
+def small_model(seeds, n_hidden=80):
+    cfg = load_preset("dynapse_pong", {"experiment.protocol": "dream", "experiment.seeds": seeds,
+                                       "world_model.n_hidden": n_hidden})
+    substrate, model = build_world_model(cfg, PopulationEncoder.from_config(cfg))
+    return substrate, model
+
+
+def test_targets_clip_jumps_and_low_pass_the_reward():
+    _, model = small_model([0])
+    delta, r = model.targets(np.array([[10.0, 0, 200, 5]]), np.array([[15.0, 50, 170, 5]]), np.array([1.0]))
+    np.testing.assert_array_equal(delta, [[5.0, 0.0, -30.0, 0.0]])
+    assert r[0] == 1.0
+    _, r = model.targets(np.zeros((1, 4)), np.zeros((1, 4)), np.array([0.0]))
+    assert r[0] == 0.5
+
+
+def test_model_inputs_include_the_action_and_prediction_depends_on_it():
+    substrate, model = small_model([3, 4], n_hidden=200)
+    pre, _, _ = substrate.connectivity
+    n_state_inputs = 40
+    assert np.any(pre % substrate.n_inputs >= n_state_inputs), "no neuron sees an action generator"
+    rng = np.random.default_rng(0)
+    model.W_s[:] = rng.normal(0, 0.1, model.W_s.shape)
+    states = np.full((2, 4), 120.0)
+    with RuntimeDriver([substrate], FRAME, DT).open() as session:
+        def predict(action):
+            session.reset_state("model")
+            model.begin_episode()
+            for _ in range(4):
+                c = session.step({"model": model.rates(states, np.full(2, action))})["model"]
+                pred, _ = model.predict(c)
+            return pred
+        up, down, again = predict(1), predict(2), predict(1)
+    np.testing.assert_array_equal(up, again)
+    assert not np.allclose(up, down)
+
+
+@pytest.fixture
+def dream_env():
+    substrate, model = small_model([0])
+    with RuntimeDriver([substrate], FRAME, DT).open() as session:
+        env = DreamVectorEnv(model, session, warmup_frames=2, max_steps=20)
+        env.start_states = np.array([[100.0, 60, 90, 80]])
+        model.W_s[:] = np.random.default_rng(1).normal(0, 0.5, model.W_s.shape)
+        yield env
+
+
+def test_dream_env_passes_gymnasium_checker(dream_env):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        check_env(DreamEnv(dream_env), skip_render_check=True)
+
+
+def test_dream_env_bad_input(dream_env):
+    fresh = DreamVectorEnv(dream_env.model, dream_env.session)
+    with pytest.raises(RuntimeError, match="reset"):
+        fresh.step(np.array([0]))
+    with pytest.raises(ValueError, match="start state"):
+        fresh.reset()
+    with pytest.raises(ValueError, match="shape"):
+        fresh.reset(options={"states": np.zeros((2, 4))})
+    dream_env.reset()
+    for bad in (np.array([3]), np.array([-1]), np.array([0, 1]), np.array([0.5])):
+        with pytest.raises(ValueError, match="actions must be"):
+            dream_env.step(bad)
+
+
+def test_dream_env_reports_nan_predictions_and_clips_states(dream_env):
+    dream_env.reset()
+    dream_env.model.W_s[0, 0, :] = np.nan
+    dream_env.model.W_s[0, 1, :] = 1e6
+    with pytest.warns(RuntimeWarning, match="non-finite"):
+        for _ in range(3):
+            obs, reward, *_ , info = dream_env.step(np.array([1]))
+    assert np.all(np.isfinite(obs)) and np.all((obs >= 0) & (obs <= 255))
+    assert dream_env.report["nonfinite"] > 0 and dream_env.report["clipped"] > 0
+
+
+def test_model_and_agent_must_agree_on_state_size():
+    with pytest.raises(ConfigError, match="state variables"):
+        load_preset("dynapse_pong", {"experiment.protocol": "dream", "world_model.n_state": 6})
+
+
+def dream_run(lr, out_dir=None):
+    return train("dynapse_pong", out_dir=out_dir, progress=False, overrides={
+        "experiment.protocol": "dream", "experiment.games": 6, "experiment.seeds": [0, 1],
+        "world_model.lr_state": lr, "dream.length": 10, "env.play_steps": 40,
+    })
+
+
+def late_model_error(result):
+    m = result.metrics
+    return m["model_state_mse"][(m["phase"] == "awake") & (m["game"] >= 3)].mean()
+
+
+@pytest.mark.slow
+def test_world_model_learns_pong_transitions(tmp_path):
+    # the agent does not learn before game 50, so both runs play the very same games
+    trained = dream_run(0.01, tmp_path)  # a faster rate than the paper's 0.002, to see learning in 6 games
+    untrained = dream_run(0.0)
+    assert np.array_equal(trained.metrics["return"], untrained.metrics["return"])
+    assert late_model_error(trained) < 0.7 * late_model_error(untrained)
+    m = trained.metrics
+    dreams = m["phase"] == "dream"
+    assert dreams.sum() == 6 * 2 and np.all(m["steps"][dreams] == 10)
+    run = trained.run_dir
+    assert (run / "dream_vs_real.png").is_file()
+    with np.load(run / "dream_vs_real.npz") as cmp:
+        assert cmp["real_states"].shape == cmp["dream_states"].shape == (11, 2, 4)
+
+
+@pytest.mark.slow
+def test_the_model_learning_check_fails_without_learning():
+    a, b = dream_run(0.0), dream_run(0.0)
+    assert late_model_error(a) == late_model_error(b)
+    assert not late_model_error(a) < 0.7 * late_model_error(b)
+
+
+@pytest.mark.slow
+def test_planning_protocol_runs_rollouts():
+    result = train("dynapse_pong", out_dir=None, progress=False, overrides={
+        "experiment.protocol": "plan", "experiment.games": 2, "experiment.seeds": [0],
+        "dream.n_fut": 2, "env.play_steps": 20, "env.noop_steps": 2, "dream.warmup_frames": 0,
+    })
+    # per game: 20 agent frames + (2 NOOP + 20 real model frames, riding along where possible)
+    # + rollouts at t = 4, 8, 12, 16: 4 x 2 steps x (agent + model frame); then the comparison game
+    frames_per_game = 2 + 20 + 1 + 4 * 2 * 2
+    assert result.timings["frames"] >= 2 * frames_per_game
+    assert np.all(result.metrics["steps"][result.metrics["phase"] == "awake"] == 20)
