@@ -92,6 +92,16 @@ def build_parser():
     p.add_argument("--out", default=None, metavar="PNG", help="output file (default: learning_curve.png in the "
                                                              "first run folder)")
     p.add_argument("--window", type=_positive, default=50, help="games per trailing average (default: %(default)s)")
+
+    p = sub.add_parser("compare", help="compare conditions: figure, final returns, Mann-Whitney U, report",
+                       description="Group run folders by experiment name (seeds of one condition may be spread "
+                                   "over several folders), draw mean ± SD and 80th-percentile curves beside the "
+                                   "DYNAP-SE1 board's released ones, and write comparison.md/.png/.yaml. With two "
+                                   "conditions, tests (one-sided Mann-Whitney U) whether the second beats the first.")
+    p.add_argument("runs", nargs="+", metavar="RUN_DIR")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for the report")
+    p.add_argument("--block", type=_positive, default=50, help="games per block mean (default: %(default)s)")
+    p.add_argument("--no-reference", action="store_true", help="do not draw the board's released curves")
     return parser
 
 
@@ -188,6 +198,23 @@ def _cmd_plot(args):
     print(out)
 
 
+def _cmd_compare(args):
+    from pathlib import Path
+
+    from .analysis import compare_conditions
+
+    groups = {}
+    for r in args.runs:
+        path = Path(r)
+        if not (path / "config.yaml").is_file():
+            raise ConfigError(f"{r}: not a run folder (no config.yaml)")
+        name = yaml.safe_load((path / "config.yaml").read_text())["experiment"]["name"]
+        groups.setdefault(name, []).append(path)
+    summary = compare_conditions(groups, args.out, reference=not args.no_reference, block=args.block)
+    print((Path(args.out) / "comparison.md").read_text())
+    return summary
+
+
 _COMMANDS = {
     "train": _cmd_train,
     "show-config": _cmd_show_config,
@@ -195,6 +222,7 @@ _COMMANDS = {
     "envs": _cmd_envs,
     "neuron": _cmd_neuron,
     "plot": _cmd_plot,
+    "compare": _cmd_compare,
 }
 
 

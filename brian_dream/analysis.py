@@ -1,0 +1,159 @@
+"""Comparing conditions as the papers do: block means, final returns, Mann–Whitney U, games to a level."""
+
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from .errors import CheckpointError
+from .plots import per_replica_curves, plot_band
+from .runs import atomic_write, read_metrics
+
+__all__ = ["block_means", "load_condition", "board_results", "compare_conditions", "games_to_reach"]
+
+
+def block_means(metrics, block=50):
+    """Mean return of each seed over consecutive blocks of ``block`` real games.
+
+    Returns
+    -------
+    games : int array
+        The game count at the end of each block (50, 100, ...).
+    values : float array ``[n_seeds, n_blocks]``
+    seeds : int array
+    """
+    games, curves = per_replica_curves(metrics, "return")
+    n = len(games) // block
+    values = curves[:, : n * block].reshape(len(curves), n, block).mean(axis=2)
+    sel = metrics["phase"] == "awake"
+    seeds = np.array([int(metrics["seed"][sel & (metrics["replica"] == r)][0]) for r in range(len(curves))])
+    return block * np.arange(1, n + 1), values, seeds
+
+
+def load_condition(run_dirs, block=50):
+    """Merge the seeds of several run folders of one condition.
+
+    Returns
+    -------
+    games, values[n_seeds, n_blocks], seeds, entropy[n_seeds, n_blocks], meta
+        ``meta`` lists each folder's timings.
+    """
+    games = None
+    values, seeds, entropy, timings = [], [], [], []
+    for d in run_dirs:
+        d = Path(d)
+        if not (d / "metrics.csv").is_file():
+            raise CheckpointError(f"{d}: not a run folder (no metrics.csv)")
+        m = read_metrics(d)
+        g, v, s = block_means(m, block)
+        _, h = per_replica_curves(m, "entropy")
+        n = v.shape[1]
+        if games is None or len(g) < len(games):
+            games = g
+        values.append(v)
+        seeds.extend(s.tolist())
+        entropy.append(h[:, : n * block].reshape(len(h), n, block).mean(axis=2))
+        meta_path = d / "meta.json"
+        if meta_path.is_file():
+            import json
+
+            timings.append(json.loads(meta_path.read_text()).get("timings", {}))
+    n = len(games)
+    values = np.concatenate([v[:, :n] for v in values])
+    entropy = np.concatenate([h[:, :n] for h in entropy])
+    if len(set(seeds)) != len(seeds):
+        raise CheckpointError(f"the run folders of one condition repeat seeds: {sorted(seeds)}")
+    return games, values, np.array(seeds), entropy, {"timings": timings}
+
+
+def board_results(dreaming):
+    """The DYNAP-SE1 board's released curves: ``(games, values[10, 40])``."""
+    root = resources.files("brian_dream.reference_data")
+    values = np.array([np.load(root.joinpath(f"rewards_{k}if_dream_{int(dreaming)}.npy")) for k in range(10)])
+    return 50 * np.arange(1, values.shape[1] + 1), values
+
+
+def games_to_reach(games, values, level):
+    """First game at which the seed-mean curve reaches ``level`` (None if never)."""
+    mean = values.mean(axis=0)
+    hit = np.nonzero(mean >= level)[0]
+    return int(games[hit[0]]) if len(hit) else None
+
+
+def compare_conditions(conditions, out_dir, reference=True, block=50):
+    """Figure, statistics and a Markdown report for two or more conditions.
+
+    Parameters
+    ----------
+    conditions : dict of str to list of path
+        Label to the run folders of that condition (their seeds are merged).
+    out_dir : path-like
+        Where ``comparison.png``, ``comparison.md`` and ``comparison.yaml`` go.
+    reference : bool
+        Draw the board's released curves (no dreaming / dreaming) beside ours.
+
+    Returns
+    -------
+    summary : dict
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from scipy.stats import mannwhitneyu
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    data = {label: load_condition(dirs, block) for label, dirs in conditions.items()}
+    fig, (ax_r, ax_h) = plt.subplots(1, 2, figsize=(12, 4.2))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    summary = {"block": block, "conditions": {}}
+    for k, (label, (games, values, seeds, entropy, meta)) in enumerate(data.items()):
+        plot_band(ax_r, games, values, colors[k], f"{label} (n={len(seeds)})")
+        plot_band(ax_h, games, entropy, colors[k], label)
+        final = values[:, -1]
+        wall = sum(t.get("total", 0.0) for t in meta["timings"])
+        summary["conditions"][label] = {
+            "seeds": seeds.tolist(), "games": int(games[-1]), "final_mean": float(final.mean()),
+            "final_sd": float(final.std(ddof=0)), "final_per_seed": final.round(4).tolist(), "wall_s": wall,
+        }
+    if reference:
+        for k, (label, dreaming) in enumerate((("board, no dreaming", False), ("board, dreaming", True))):
+            g, v = board_results(dreaming)
+            plot_band(ax_r, g, v, colors[len(data) + k], label)
+            summary["conditions"].setdefault("_board", {})[label] = {"final_mean": float(v[:, -1].mean()),
+                                                                      "final_sd": float(v[:, -1].std())}
+    ax_r.set_xlabel("games")
+    ax_r.set_ylabel(f"mean return of the last {block} games")
+    ax_h.set_xlabel("games")
+    ax_h.set_ylabel("policy entropy (nats)")
+    ax_r.legend(fontsize=6)
+    fig.tight_layout()
+    fig.savefig(out_dir / "comparison.png", dpi=120)
+    plt.close(fig)
+
+    labels = list(data)
+    lines = ["# Comparison", "", f"Mean return of the last {block} real games per seed (mean ± SD over seeds).", "",
+             "| condition | seeds | games | final mean ± SD | wall time |", "|---|---|---|---|---|"]
+    for label, c in summary["conditions"].items():
+        if label == "_board":
+            continue
+        lines.append(f"| {label} | {len(c['seeds'])} | {c['games']} | {c['final_mean']:+.3f} ± {c['final_sd']:.3f} "
+                     f"| {c['wall_s'] / 60:.1f} min |")
+    for label, c in summary["conditions"].get("_board", {}).items():
+        lines.append(f"| {label} (released) | 10 | 2000 | {c['final_mean']:+.3f} ± {c['final_sd']:.3f} | |")
+    if len(labels) == 2:
+        (ga, va, *_), (gb, vb, *_) = data[labels[0]], data[labels[1]]
+        u, p = mannwhitneyu(vb[:, -1], va[:, -1], alternative="greater")
+        level = float(va[:, -1].mean())
+        reach_a, reach_b = games_to_reach(ga, va, level), games_to_reach(gb, vb, level)
+        summary["mann_whitney"] = {"greater": labels[1], "than": labels[0], "U": float(u), "p_one_sided": float(p)}
+        summary["games_to_final_level_of_first"] = {"level": level, labels[0]: reach_a, labels[1]: reach_b}
+        lines += ["", f"Mann–Whitney U (one-sided, {labels[1]} > {labels[0]}, final values): U = {u:.0f}, p = {p:.4f}.",
+                  f"Games until the seed-mean curve reaches {labels[0]}'s final level ({level:+.3f}): "
+                  f"{labels[0]} {reach_a}, {labels[1]} {reach_b}."]
+    lines += ["", "![comparison](comparison.png)", ""]
+    atomic_write(out_dir / "comparison.md", "\n".join(lines))
+    atomic_write(out_dir / "comparison.yaml", yaml.safe_dump(summary, sort_keys=False))
+    return summary

@@ -1,0 +1,70 @@
+"""Comparing conditions: block means, merged seeds, the board's data, Mann-Whitney U."""
+
+import numpy as np
+import pytest
+import yaml
+
+from brian_dream.analysis import block_means, board_results, compare_conditions, games_to_reach
+from brian_dream.cli import main
+from brian_dream.runs import RunFolder, rows_to_columns
+
+
+def fake_run(path, name, seeds, offset, games=100):
+    """A run folder whose seed s scores offset + s/100 in every game."""
+    path.mkdir(parents=True)
+    (path / "config.yaml").write_text(yaml.safe_dump({"experiment": {"name": name}}))
+    rows = [{"game": g, "replica": r, "seed": s, "phase": "awake", "learning": True,
+             "return": offset + s / 100, "entropy": 0.5, "rate_hz": 5.0, "steps": 100}
+            for g in range(games) for r, s in enumerate(seeds)]
+    RunFolder(path).write_metrics(rows)
+    return path
+
+
+def test_block_means():
+    rows = [{"game": g, "replica": 0, "seed": 3, "phase": "awake", "learning": True, "return": float(g),
+             "entropy": 0, "rate_hz": 0, "steps": 1} for g in range(100)]
+    games, values, seeds = block_means(rows_to_columns(rows), 50)
+    np.testing.assert_array_equal(games, [50, 100])
+    np.testing.assert_allclose(values, [[24.5, 74.5]])
+    assert seeds.tolist() == [3]
+
+
+def test_board_results_match_the_paper():
+    _, no = board_results(False)
+    _, yes = board_results(True)
+    assert no.shape == yes.shape == (10, 40)
+    assert no[:, -1].mean() == pytest.approx(-0.238, abs=1e-3)
+    assert yes[:, -1].mean() == pytest.approx(0.358, abs=1e-3)
+
+
+def test_compare_merges_seeds_and_tests_the_difference(tmp_path):
+    a1 = fake_run(tmp_path / "a1", "base", [0, 1, 2], -1.0)
+    a2 = fake_run(tmp_path / "a2", "base", [3, 4], -1.0)
+    b = fake_run(tmp_path / "b", "dream", [0, 1, 2, 3, 4], 0.5)
+    summary = compare_conditions({"base": [a1, a2], "dream": [b]}, tmp_path / "out")
+    assert summary["conditions"]["base"]["seeds"] == [0, 1, 2, 3, 4]
+    assert summary["conditions"]["dream"]["final_mean"] == pytest.approx(0.52)
+    assert summary["mann_whitney"]["p_one_sided"] < 0.01
+    assert (tmp_path / "out" / "comparison.png").is_file()
+    # the reverse comparison is not significant
+    rev = compare_conditions({"dream": [b], "base": [a1, a2]}, tmp_path / "rev", reference=False)
+    assert rev["mann_whitney"]["p_one_sided"] > 0.5
+
+
+def test_compare_refuses_repeated_seeds(tmp_path):
+    a1 = fake_run(tmp_path / "a1", "base", [0, 1], -1.0)
+    a2 = fake_run(tmp_path / "a2", "base", [1, 2], -1.0)
+    with pytest.raises(Exception, match="repeat seeds"):
+        compare_conditions({"base": [a1, a2]}, tmp_path / "out")
+
+
+def test_compare_command_groups_by_experiment_name(tmp_path, capsys):
+    a = fake_run(tmp_path / "a", "base", [0, 1, 2], -1.0)
+    b = fake_run(tmp_path / "b", "dream", [0, 1, 2], 0.0)
+    assert main(["compare", str(a), str(b), "--out", str(tmp_path / "out")]) == 0
+    assert "Mann–Whitney" in capsys.readouterr().out
+
+
+def test_games_to_reach():
+    assert games_to_reach(np.array([50, 100, 150]), np.array([[-1.0, 0.0, 1.0]]), 0.0) == 100
+    assert games_to_reach(np.array([50]), np.array([[-1.0]]), 0.0) is None
