@@ -24,6 +24,7 @@ def block_means(metrics, block=50):
     seeds : int array
     """
     games, curves = per_replica_curves(metrics, "return")
+    block = min(block, len(games))  # short runs: one block of all games
     n = len(games) // block
     values = curves[:, : n * block].reshape(len(curves), n, block).mean(axis=2)
     sel = metrics["phase"] == "awake"
@@ -49,11 +50,12 @@ def load_condition(run_dirs, block=50):
         g, v, s = block_means(m, block)
         _, h = per_replica_curves(m, "entropy")
         n = v.shape[1]
+        b = g[0]
         if games is None or len(g) < len(games):
             games = g
         values.append(v)
         seeds.extend(s.tolist())
-        entropy.append(h[:, : n * block].reshape(len(h), n, block).mean(axis=2))
+        entropy.append(h[:, : n * b].reshape(len(h), n, b).mean(axis=2))
         meta_path = d / "meta.json"
         if meta_path.is_file():
             import json
