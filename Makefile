@@ -1,6 +1,6 @@
 # One command each: `make demo` sets everything up and runs a short Pong training;
 # `make test` sets everything up and runs the test suite.
-.PHONY: setup demo test benchmark clean
+.PHONY: setup demo test benchmark clean reproduce
 
 setup:
 	bash scripts/setup.sh
@@ -16,3 +16,7 @@ benchmark: setup
 
 clean:
 	rm -rf .venv runs
+
+# The dreaming issue's main experiment (10 seeds x 2000 games, awake vs dream) and its report.
+reproduce: setup
+	.venv/bin/python scripts/dreaming_experiments.py --group main

@@ -12,6 +12,8 @@ __all__ = ["main", "build_parser"]
 _EPILOG = """examples:
   brian-dream train --preset quickstart               # a task that learns in a minute: PaddleTrack, 2 seeds
   brian-dream train --preset dynapse_pong --games 300 --seeds 10
+  brian-dream train --preset dynapse_dream --games 2000 --seeds 10   # with a world model and dreaming
+  brian-dream compare runs/A runs/B --out report                      # figure + Mann-Whitney U
   brian-dream train --preset lif_pong --set agent.learning_rate=0.002 --set simulation.dt="0.25 ms"
   brian-dream show-config --preset dynapse_pong       # every value, with defaults
   brian-dream presets                                 # presets and neuron parameter sets
@@ -50,6 +52,9 @@ def _add_config_options(p):
                    help="experiment preset from models/ (see 'brian-dream presets') or a YAML file "
                         "(default: %(default)s)")
     p.add_argument("--games", type=_positive, metavar="N", help="games per replica (experiment.games)")
+    p.add_argument("--protocol", choices=["awake", "dream", "plan"],
+                   help="awake: real games only; dream: each game followed by dreams in the world model; "
+                        "plan: short model rollouts during real games (experiment.protocol)")
     p.add_argument("--seeds", type=_positive, metavar="N",
                    help="number of replicas: seeds SEED..SEED+N-1, all in one simulation")
     p.add_argument("--seed", type=_nonnegative, default=None, metavar="SEED",
@@ -63,7 +68,8 @@ def _add_config_options(p):
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="brian-dream",
-        description="Spiking agents (Brian2; LIF or simulated DYNAP-SE) that learn Atari Pong by policy gradient.",
+        description="Spiking agents (Brian2; LIF or simulated DYNAP-SE) that learn Atari Pong by policy gradient, "
+                    "awake, dreaming in a learned spiking world model, or planning with it.",
         epilog=_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -117,6 +123,8 @@ def _config_from_args(args):
     overrides = dict(parse_override(o) for o in args.overrides)
     if args.games is not None:
         overrides["experiment.games"] = args.games
+    if args.protocol is not None:
+        overrides["experiment.protocol"] = args.protocol
     if args.seed_list is not None:
         if args.seeds is not None or args.seed is not None:
             raise ConfigError("give either --seed-list or --seeds/--seed, not both")

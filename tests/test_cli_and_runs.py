@@ -21,10 +21,10 @@ def cli(*args, cwd=None):
 def test_help_explains_every_option():
     out = cli("train", "--help")
     assert out.returncode == 0
-    for option in ("--preset", "--games", "--seeds", "--seed", "--seed-list", "--set", "--out", "--quiet"):
+    for option in ("--preset", "--games", "--protocol", "--seeds", "--seed", "--seed-list", "--set", "--out", "--quiet"):
         assert option in out.stdout
     top = cli("--help")
-    for command in ("train", "show-config", "presets", "envs", "neuron", "plot"):
+    for command in ("train", "show-config", "presets", "envs", "neuron", "plot", "compare"):
         assert command in top.stdout
 
 
