@@ -189,18 +189,22 @@ def _cmd_neuron(args):
             print(f"  {key:{width}s} = {value!s:>14}")
 
 
+def _run_dir(text):
+    from pathlib import Path
+
+    path = Path(text)
+    if not ((path / "metrics.csv").is_file() and (path / "config.yaml").is_file()):
+        raise ConfigError(f"{text}: not a run folder (it needs metrics.csv and config.yaml)")
+    return path
+
+
 def _cmd_plot(args):
     from pathlib import Path
 
     from .plots import learning_curve_figure
     from .runs import read_metrics
 
-    runs = {}
-    for r in args.runs:
-        path = Path(r)
-        if not (path / "metrics.csv").is_file():
-            raise ConfigError(f"{r}: not a run folder (no metrics.csv)")
-        runs[path.name] = read_metrics(path)
+    runs = {path.name: read_metrics(path) for path in map(_run_dir, args.runs)}
     out = args.out or Path(args.runs[0]) / "learning_curve.png"
     learning_curve_figure(runs, window=args.window, path=out)
     print(out)
@@ -212,10 +216,7 @@ def _cmd_compare(args):
     from .analysis import compare_conditions
 
     groups = {}
-    for r in args.runs:
-        path = Path(r)
-        if not (path / "config.yaml").is_file():
-            raise ConfigError(f"{r}: not a run folder (no config.yaml)")
+    for path in map(_run_dir, args.runs):
         name = yaml.safe_load((path / "config.yaml").read_text())["experiment"]["name"]
         groups.setdefault(name, []).append(path)
     summary = compare_conditions(groups, args.out, reference=not args.no_reference, block=args.block)

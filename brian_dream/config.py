@@ -304,25 +304,7 @@ class Config:
         model, _ = self.neuron_model_and_params()
         if sub.synapse_type:
             model.check_synapse_type(sub.synapse_type)
-        _positive_int(sub.n_hidden, "substrate.n_hidden")
-        _positive_int(sub.fan_in, "substrate.fan_in")
-        _positive_int(sub.max_multiplicity, "substrate.max_multiplicity")
-        if sub.fan_in > CHIP_CAM_SLOTS:
-            raise ChipConstraintError(
-                f"substrate.fan_in = {sub.fan_in}: a DYNAP-SE1 neuron has only {CHIP_CAM_SLOTS} CAM slots; "
-                f"use fan_in <= {CHIP_CAM_SLOTS}"
-            )
-        if sub.max_multiplicity > sub.fan_in:
-            raise ChipConstraintError(
-                f"substrate.max_multiplicity = {sub.max_multiplicity} exceeds fan_in = {sub.fan_in}: "
-                "a connection cannot use more CAM slots than the neuron has in use"
-            )
-        n_inputs = self.n_inputs()
-        if sub.fan_in > n_inputs:
-            raise ChipConstraintError(
-                f"substrate.fan_in = {sub.fan_in} may need {sub.fan_in} distinct inputs but the encoder has only "
-                f"{n_inputs}; lower fan_in or raise encoder.generators_per_variable"
-            )
+        _check_chip_network("substrate", sub, self.n_inputs())
         if sim.device not in _DEVICES:
             raise ConfigError(
                 f"simulation.device: unknown device {sim.device!r}{_suggest(sim.device, _DEVICES)}; "
@@ -355,15 +337,6 @@ class Config:
                 raise ConfigError(f"agent.{key}: must be in [0, 1)")
         _nonnegative_int(ag.start_learning_game, "agent.start_learning_game")
         wm, dr = self.world_model, self.dream
-        for key in ("n_hidden", "fan_in", "max_multiplicity"):
-            _positive_int(getattr(wm, key), f"world_model.{key}")
-        if wm.fan_in > CHIP_CAM_SLOTS:
-            raise ChipConstraintError(
-                f"world_model.fan_in = {wm.fan_in}: a DYNAP-SE1 neuron has only {CHIP_CAM_SLOTS} CAM slots; "
-                f"use fan_in <= {CHIP_CAM_SLOTS}"
-            )
-        if wm.max_multiplicity > wm.fan_in:
-            raise ChipConstraintError(f"world_model.max_multiplicity = {wm.max_multiplicity} exceeds fan_in = {wm.fan_in}")
         _nonnegative_int(wm.n_state, "world_model.n_state")
         if wm.n_state and wm.n_state != self.n_state():
             raise ConfigError(
@@ -378,10 +351,9 @@ class Config:
             if not 0 <= getattr(wm, key) < 1:
                 raise ConfigError(f"world_model.{key}: must be in [0, 1)")
         _nonnegative_int(wm.freeze_after_games, "world_model.freeze_after_games")
+        _check_chip_network("world_model", wm, self.n_inputs() + self.n_actions())
         if self.uses_world_model():
             self.model_neuron_and_params()
-            if wm.fan_in > self.n_inputs() + self.n_actions():
-                raise ChipConstraintError(f"world_model.fan_in = {wm.fan_in} exceeds the model's inputs")
         _positive_int(dr.length, "dream.length")
         _positive_int(dr.per_game, "dream.per_game")
         _nonnegative_int(dr.warmup_frames, "dream.warmup_frames")
@@ -403,19 +375,7 @@ class Config:
 
     def neuron_model_and_params(self):
         """The neuron model and its resolved parameters (set file + overrides)."""
-        base = load_neuron_set(self.substrate.neuron)
-        model = get_neuron_model(base["model"])
-        if not isinstance(self.substrate.neuron_params, dict):
-            raise ConfigError("substrate.neuron_params: must be a mapping of parameter names to values")
-        values = dict(base["parameters"])
-        for key, value in self.substrate.neuron_params.items():
-            if key not in model.parameters:
-                raise ConfigError(
-                    f"substrate.neuron_params: unknown parameter {key!r}{_suggest(key, model.parameters)} "
-                    f"for neuron model {model.name!r}"
-                )
-            values[key] = value
-        return model, model.resolve(values, f"substrate.neuron ({self.substrate.neuron})")
+        return _resolve_neuron(self.substrate.neuron, [self.substrate.neuron_params], "substrate")
 
     def uses_world_model(self):
         """True for protocols that need the world model."""
@@ -427,25 +387,57 @@ class Config:
         return env_action_count(self.env.id)
 
     def model_neuron_and_params(self):
-        """Neuron model and resolved parameters of the world-model network."""
-        name = self.world_model.neuron or self.substrate.neuron
-        base = load_neuron_set(name)
-        model = get_neuron_model(base["model"])
-        values = dict(base["parameters"])
-        if not self.world_model.neuron:
-            values.update(self.substrate.neuron_params)
-        for key, value in self.world_model.neuron_params.items():
-            if key not in model.parameters:
-                raise ConfigError(
-                    f"world_model.neuron_params: unknown parameter {key!r}{_suggest(key, model.parameters)} "
-                    f"for neuron model {model.name!r}"
-                )
-            values[key] = value
-        return model, model.resolve(values, f"world_model.neuron ({name})")
+        """Neuron model and resolved parameters of the world-model network.
+
+        Without its own ``world_model.neuron`` the model uses the agent's set and
+        overrides, then its own overrides on top.
+        """
+        wm = self.world_model
+        if wm.neuron:
+            return _resolve_neuron(wm.neuron, [wm.neuron_params], "world_model")
+        return _resolve_neuron(self.substrate.neuron, [self.substrate.neuron_params, wm.neuron_params], "world_model")
 
     def synapse_type(self):
         model, _ = self.neuron_model_and_params()
         return self.substrate.synapse_type or model.default_synapse_type
+
+
+def _check_chip_network(where, net, n_inputs):
+    """Sizes and the DYNAP-SE1 CAM constraints of one network section."""
+    for key in ("n_hidden", "fan_in", "max_multiplicity"):
+        _positive_int(getattr(net, key), f"{where}.{key}")
+    if net.fan_in > CHIP_CAM_SLOTS:
+        raise ChipConstraintError(
+            f"{where}.fan_in = {net.fan_in}: a DYNAP-SE1 neuron has only {CHIP_CAM_SLOTS} CAM slots; "
+            f"use fan_in <= {CHIP_CAM_SLOTS}"
+        )
+    if net.max_multiplicity > net.fan_in:
+        raise ChipConstraintError(
+            f"{where}.max_multiplicity = {net.max_multiplicity} exceeds fan_in = {net.fan_in}: "
+            "a connection cannot use more CAM slots than the neuron has in use"
+        )
+    if net.fan_in > n_inputs:
+        raise ChipConstraintError(
+            f"{where}.fan_in = {net.fan_in} may need {net.fan_in} distinct inputs but the network has only "
+            f"{n_inputs}; lower fan_in or raise encoder.generators_per_variable"
+        )
+
+
+def _resolve_neuron(set_name, override_layers, where):
+    base = load_neuron_set(set_name)
+    model = get_neuron_model(base["model"])
+    values = dict(base["parameters"])
+    for layer in override_layers:
+        if not isinstance(layer, dict):
+            raise ConfigError(f"{where}.neuron_params: must be a mapping of parameter names to values")
+        for key, value in layer.items():
+            if key not in model.parameters:
+                raise ConfigError(
+                    f"{where}.neuron_params: unknown parameter {key!r}{_suggest(key, model.parameters)} "
+                    f"for neuron model {model.name!r}"
+                )
+            values[key] = value
+    return model, model.resolve(values, f"{where}.neuron ({set_name})")
 
 
 def _section_from_dict(cls, value, where):
