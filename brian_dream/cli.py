@@ -82,6 +82,9 @@ def build_parser():
     _add_config_options(p)
     p.add_argument("--out", default="runs", metavar="DIR", help="parent folder of run folders (default: %(default)s)")
     p.add_argument("--quiet", action="store_true", help="no progress bar; print only the summary")
+    p.add_argument("--resume", metavar="RUN_DIR",
+                   help="continue this run folder from its last complete checkpoint (same config; --games may "
+                        "extend it); the result equals an uninterrupted run")
 
     p = sub.add_parser("show-config", help="print the fully resolved configuration as YAML",
                        description="Print every configuration value (preset + overrides + defaults) as YAML.")
@@ -136,10 +139,18 @@ def _config_from_args(args):
 
 
 def _cmd_train(args):
+    from .config import load_preset
     from .experiment import train
 
-    config = _config_from_args(args)
-    result = train(config, out_dir=args.out, progress=not args.quiet)
+    if args.resume:
+        if args.overrides or args.seeds or args.seed is not None or args.seed_list or args.protocol:
+            raise ConfigError("--resume continues a run with its own config; only --games may be given")
+        overrides = {"experiment.games": args.games} if args.games else None
+        result = train(resume=args.resume, overrides=overrides, progress=not args.quiet)
+        config = load_preset(str(result.run_dir / "config.yaml"))
+    else:
+        config = _config_from_args(args)
+        result = train(config, out_dir=args.out, progress=not args.quiet)
     final = result.final_returns(min(config.experiment.curve_window, config.experiment.games))
     t = result.timings
     print(f"run folder: {result.run_dir}")

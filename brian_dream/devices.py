@@ -171,6 +171,21 @@ class FrameSession:
         if self._deferred:
             self.step({})
 
+    def get_state(self):
+        """State of every substrate and the simulated time, between frames (for checkpoints)."""
+        self.flush()
+        state = {"t": np.array(float(self.driver.network.t))}
+        for n, sub in self.driver.substrates.items():
+            state.update({f"net.{n}.{k}": v for k, v in sub.get_state().items()})
+        return state
+
+    def set_state(self, state):
+        """Restore `get_state`'s result (before the first or between frames)."""
+        shift = float(self.driver.network.t) - float(state["t"])
+        for n, sub in self.driver.substrates.items():
+            prefix = f"net.{n}."
+            sub.set_state({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}, shift)
+
     def reset_state(self, name):
         """Put substrate ``name`` back to its initial state before the next frame."""
         self._resets.add(name)

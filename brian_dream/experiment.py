@@ -98,7 +98,7 @@ def build_world_model(config, encoder, name="model"):
     return substrate, model
 
 
-def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True):
+def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True, resume=None):
     """Train R agents (one per seed) in one simulation, with the configured protocol.
 
     Protocols: ``awake`` (real games only), ``dream`` (each real game is followed by
@@ -117,13 +117,22 @@ def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True):
         Dotted keys, e.g. ``{"experiment.games": 200, "experiment.seeds": [0, 1]}``.
     progress : bool
         Show a progress bar with games/s and the current mean return.
+    resume : path-like, optional
+        A run folder to continue from its last complete checkpoint (``config`` and
+        ``out_dir`` are then ignored; ``overrides`` may only raise
+        ``experiment.games``). The continued run ends with the same numbers as an
+        uninterrupted one.
 
     Returns
     -------
     result : `TrainResult`
     """
     t_start = time.perf_counter()
-    config = _as_config(config, overrides)
+    checkpoint_state, rows = None, []
+    if resume is not None:
+        config, checkpoint_state, rows = _load_for_resume(resume, overrides)
+    else:
+        config = _as_config(config, overrides)
     exp, sim, ag, dr = config.experiment, config.simulation, config.agent, config.dream
     seeds = exp.seeds
 
@@ -160,12 +169,17 @@ def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True):
         "substrates": {s.name: {"n_inputs": s.n_inputs, "n_hidden": s.n_hidden,
                                 "n_synapses": int(len(s.connectivity[0]))} for s in substrates},
     }
-    run = RunFolder.create(out_dir, config, meta) if out_dir is not None else None
+    if resume is not None:
+        run = RunFolder(resume)
+        meta["resumed_from_game"] = int(checkpoint_state["game"]) + 1
+        run.write_meta(meta)
+    else:
+        run = RunFolder.create(out_dir, config, meta) if out_dir is not None else None
+    first_game = int(checkpoint_state["game"]) + 1 if checkpoint_state is not None else 0
 
     watch = Stopwatch()
-    rows = []
-    bar = tqdm(total=exp.games, desc=f"{exp.name} R={len(seeds)}", unit="game", disable=not progress,
-               dynamic_ncols=True)
+    bar = tqdm(total=exp.games, initial=first_game, desc=f"{exp.name} R={len(seeds)}", unit="game",
+               disable=not progress, dynamic_ncols=True)
     recent = []
 
     def log(game, phase, learn, stats, errors=None):
@@ -185,6 +199,8 @@ def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True):
         state = {f"policy_{k}": v for k, v in policy.state().items()}
         if model is not None:
             state.update({f"model_{k}": v for k, v in model.state().items()})
+        state.update(session.get_state())
+        state.update(games.get_state())
         state["game"] = np.array(game)
         state["seeds"] = np.array(seeds)
         run.write_checkpoint(state)
@@ -195,7 +211,14 @@ def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True):
             agent = SpikingAgent(session, "agent", encoder, policy, watch)
             real = RealGames(games, config.env.noop_steps, session, model, watch=watch)
             dream_env = DreamVectorEnv(model, session, warmup_frames=dr.warmup_frames) if model else None
-            for game in range(exp.games):
+            if checkpoint_state is not None:
+                c = checkpoint_state
+                session.set_state(c)
+                games.set_state(c)
+                policy.load({k[len("policy_"):]: v for k, v in c.items() if k.startswith("policy_")})
+                if model is not None:
+                    model.load({k[len("model_"):]: v for k, v in c.items() if k.startswith("model_")})
+            for game in range(first_game, exp.games):
                 learn = game >= ag.start_learning_game
                 if model is not None and config.world_model.freeze_after_games:
                     model.learning = game < config.world_model.freeze_after_games
@@ -242,6 +265,48 @@ def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True):
             np.savez(run.path / "dream_vs_real.npz", **comparison)
             dream_vs_real_figure(comparison, path=run.path / "dream_vs_real.png")
     return TrainResult(run.path if run else None, metrics, timings, policy.W.copy())
+
+
+def _load_for_resume(run_dir, overrides):
+    """Config, last checkpoint and metric rows of a run folder to continue."""
+    import csv
+
+    import yaml
+
+    from . import __version__
+    from .errors import CheckpointError
+
+    run = RunFolder(run_dir)
+    for name in ("config.yaml", "meta.json", "metrics.csv"):
+        if not (run.path / name).is_file():
+            raise CheckpointError(f"{run_dir}: cannot resume, {name} is missing (not a brian_dream run folder?)")
+    import json
+
+    meta = json.loads((run.path / "meta.json").read_text())
+    version = meta.get("versions", {}).get("brian_dream")
+    if version != __version__:
+        raise CheckpointError(f"{run_dir}: written by brian_dream {version}, this is {__version__}; resume it with "
+                              "that version or start a new run")
+    extra = set(overrides or {}) - {"experiment.games"}
+    if extra:
+        raise CheckpointError(f"cannot change {', '.join(sorted(extra))} when resuming; only experiment.games")
+    if "finished" in meta and not overrides:
+        raise CheckpointError(f"{run_dir}: this run has finished; to extend it pass a larger experiment.games")
+    config = Config.from_dict(yaml.safe_load((run.path / "config.yaml").read_text()))
+    if overrides:
+        if overrides["experiment.games"] < config.experiment.games:
+            raise CheckpointError("experiment.games can only grow when resuming")
+        config = config.replace(overrides)
+        from .runs import atomic_write
+
+        atomic_write(run.path / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False))
+    state = run.read_checkpoint()
+    if list(state["seeds"]) != config.experiment.seeds:
+        raise CheckpointError(f"{run_dir}: checkpoint seeds {list(state['seeds'])} do not match the config's")
+    last = int(state["game"])
+    with open(run.path / "metrics.csv", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if int(r["game"]) <= last]
+    return config, state, rows
 
 
 def dream_vs_real(real, agent, dream_env, steps):

@@ -111,9 +111,30 @@ class Substrate:
 
     def _snapshot(self):
         hidden = sorted(self.hidden.equations.diff_eq_names) + ["count", "lastspike", "not_refractory"]
-        inputs = sorted(self.inputs.equations.diff_eq_names)
+        # the rates too: a substrate left out of a frame's request keeps its last input
+        inputs = sorted(self.inputs.equations.diff_eq_names) + ["rate"]
         return {"hidden": self.hidden.get_states(hidden, units=False),
-                "inputs": self.inputs.get_states(inputs, units=False) if inputs else {}}
+                "inputs": self.inputs.get_states(inputs, units=False)}
+
+    def get_state(self):
+        """Every state variable of the hidden neurons and generators, as plain arrays.
+
+        Read between frames (runtime device). ``lastspike`` is absolute simulated time;
+        `set_state` shifts it to the clock of the run it is restored into.
+        """
+        snap = self._snapshot()
+        return {f"{part}.{k}": v for part, d in snap.items() for k, v in d.items()}
+
+    def set_state(self, state, time_shift=0.0):
+        """Restore a `get_state` result; ``time_shift`` (s) is added to ``lastspike``."""
+        for part, group in (("hidden", self.hidden), ("inputs", self.inputs)):
+            values = {k.split(".", 1)[1]: np.array(v) for k, v in state.items() if k.startswith(part + ".")}
+            if "lastspike" in values:
+                values["lastspike"] = values["lastspike"] + time_shift
+            if "not_refractory" in values:
+                values["not_refractory"] = values["not_refractory"].astype(bool)
+            if values:
+                group.set_states(values, units=False)
 
     def restore_initial_state(self):
         """Put every neuron (and generator phase) back to its state at construction.
@@ -121,8 +142,7 @@ class Substrate:
         Runtime device only; the frame drivers call it between frames on request.
         """
         self.hidden.set_states(self._initial["hidden"], units=False)
-        if self._initial["inputs"]:
-            self.inputs.set_states(self._initial["inputs"], units=False)
+        self.inputs.set_states(self._initial["inputs"], units=False)
 
     @property
     def objects(self):

@@ -107,3 +107,12 @@ class WorldModel:
         s.update({f"adam_s_{k}": v for k, v in self.opt_s.state().items()})
         s.update({f"adam_r_{k}": v for k, v in self.opt_r.state().items()})
         return s
+
+    def load(self, state):
+        """Restore a `state` result."""
+        self.W_s[:] = state["W_s"]
+        self.W_r[:] = state["W_r"]
+        self.filter.value[:] = state["filter"]
+        self.r_tilde[:] = state["r_tilde"]
+        self.opt_s.load({k: state[f"adam_s_{k}"] for k in ("m", "v", "t")})
+        self.opt_r.load({k: state[f"adam_r_{k}"] for k in ("m", "v", "t")})

@@ -106,5 +106,32 @@ class VectorGames:
         self.states = np.asarray(obs, dtype=float)
         return self.states, reward
 
+    def get_state(self):
+        """Each game's state including its random stream, as ``uint8`` arrays (for checkpoints).
+
+        Atari games: the emulator state with its RNG; other tasks: their numpy
+        generator (their episodes restart at every game).
+        """
+        import pickle
+
+        out = {}
+        for k, env in enumerate(self.envs.envs):
+            u = env.unwrapped
+            obj = u.ale.cloneState(include_rng=True) if hasattr(u, "ale") else u.np_random.bit_generator.state
+            out[f"env.{k}"] = np.frombuffer(pickle.dumps(obj), np.uint8)
+        return out
+
+    def set_state(self, state):
+        import pickle
+
+        for k, env in enumerate(self.envs.envs):
+            u = env.unwrapped
+            obj = pickle.loads(state[f"env.{k}"].tobytes())
+            if hasattr(u, "ale"):
+                u.ale.restoreState(obj)
+            else:
+                u.np_random.bit_generator.state = obj
+        self._seeded = True
+
     def close(self):
         self.envs.close()
