@@ -107,6 +107,8 @@ class SubstrateConfig:
     """CAM slots used per hidden neuron (the chip holds at most 64)."""
     max_multiplicity: int = 4
     """Largest number of parallel CAM entries for one input (the weight knob)."""
+    mismatch: float = 0.0
+    """Device mismatch: relative SD of every neuron's circuit parameters and synapse weights (0.2 = 20 %)."""
 
 
 @dataclass
@@ -158,6 +160,8 @@ class WorldModelConfig:
     """Hidden neurons per replica."""
     fan_in: int = 8
     max_multiplicity: int = 4
+    mismatch: float = 0.0
+    """Device mismatch of the model network (relative SD)."""
     n_state: int = 0
     """State variables the model predicts (0 = the environment's); must match the agent's."""
     lr_state: float = 0.002
@@ -354,6 +358,7 @@ class Config:
         _check_chip_network("world_model", wm, self.n_inputs() + self.n_actions())
         if self.uses_world_model():
             self.model_neuron_and_params()
+        self.chip_mapping()
         _positive_int(dr.length, "dream.length")
         _positive_int(dr.per_game, "dream.per_game")
         _nonnegative_int(dr.warmup_frames, "dream.warmup_frames")
@@ -376,6 +381,15 @@ class Config:
     def neuron_model_and_params(self):
         """The neuron model and its resolved parameters (set file + overrides)."""
         return _resolve_neuron(self.substrate.neuron, [self.substrate.neuron_params], "substrate")
+
+    def chip_mapping(self):
+        """Cores of one DYNAP-SE1 board used by one replica (raises if it does not fit)."""
+        from .chip import map_to_chips
+
+        nets = {"agent": self.substrate.n_hidden}
+        if self.uses_world_model():
+            nets["model"] = self.world_model.n_hidden
+        return map_to_chips(nets)
 
     def uses_world_model(self):
         """True for protocols that need the world model."""
@@ -403,9 +417,12 @@ class Config:
 
 
 def _check_chip_network(where, net, n_inputs):
-    """Sizes and the DYNAP-SE1 CAM constraints of one network section."""
+    """Sizes, mismatch and the DYNAP-SE1 CAM constraints of one network section."""
     for key in ("n_hidden", "fan_in", "max_multiplicity"):
         _positive_int(getattr(net, key), f"{where}.{key}")
+    _float(net.mismatch, f"{where}.mismatch")
+    if not 0 <= net.mismatch < 1:
+        raise ConfigError(f"{where}.mismatch: relative SD must be in [0, 1), e.g. 0.2 for 20 %; got {net.mismatch!r}")
     if net.fan_in > CHIP_CAM_SLOTS:
         raise ChipConstraintError(
             f"{where}.fan_in = {net.fan_in}: a DYNAP-SE1 neuron has only {CHIP_CAM_SLOTS} CAM slots; "

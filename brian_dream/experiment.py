@@ -74,7 +74,7 @@ def build_agent_substrate(config, name="agent"):
     return Substrate(
         name, model, params, config.experiment.seeds, config.n_inputs(), sub.n_hidden, config.synapse_type(),
         fan_in=sub.fan_in, max_multiplicity=sub.max_multiplicity, spike_trains=config.encoder.spike_trains,
-        dt=parse_quantity(config.simulation.dt, ms),
+        dt=parse_quantity(config.simulation.dt, ms), mismatch=sub.mismatch,
     )
 
 
@@ -93,7 +93,7 @@ def build_world_model(config, encoder, name="model"):
     substrate = Substrate(
         name, neuron, params, config.experiment.seeds, model.n_inputs, wm.n_hidden, synapse_type,
         fan_in=wm.fan_in, max_multiplicity=wm.max_multiplicity, spike_trains=config.encoder.spike_trains,
-        dt=parse_quantity(config.simulation.dt, ms),
+        dt=parse_quantity(config.simulation.dt, ms), mismatch=wm.mismatch,
     )
     return substrate, model
 
@@ -166,6 +166,7 @@ def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True, 
         "platform": platform_info(),
         "command": sys.argv,
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "chip_mapping": config.chip_mapping(),
         "substrates": {s.name: {"n_inputs": s.n_inputs, "n_hidden": s.n_hidden,
                                 "n_synapses": int(len(s.connectivity[0]))} for s in substrates},
     }

@@ -1,7 +1,8 @@
 """Neuron and synapse circuit models as Brian2 equation strings: LIF and the DYNAP-SE1 DPI neuron."""
 
-import math
 from dataclasses import dataclass
+
+import numpy as np
 
 from brian2 import amp, farad, mV, ms, volt
 
@@ -83,7 +84,7 @@ class NeuronModel:
         for key, spec in self.parameters.items():
             q = parse_quantity(values[key], spec.unit, f"{where}.{key}")
             v = float(q / spec.unit)
-            if not math.isfinite(v):
+            if not np.isfinite(v):
                 raise ConfigError(f"{where}.{key}: must be finite, got {values[key]!r}")
             if spec.sign == "positive" and v <= 0:
                 raise ConfigError(f"{where}.{key}: must be > 0 ({spec.doc}), got {values[key]!r}")
@@ -91,6 +92,24 @@ class NeuronModel:
                 raise ConfigError(f"{where}.{key}: must be >= 0 ({spec.doc}), got {values[key]!r}")
             params[key] = q
         return params
+
+    #: Parameters that device mismatch perturbs: ``"current"`` ones scale with (1 + d),
+    #: ``"time"`` ones (set by a current through tau = C U_T / (kappa I)) with 1 / (1 + d).
+    mismatch_parameters: dict = {}
+
+    def with_mismatch(self, params, level, rng, n):
+        """Per-neuron parameter arrays with Gaussian relative deviation ``level`` (teili's convention).
+
+        Each mismatched parameter of each of the ``n`` neurons gets its own
+        ``d ~ N(0, level)``; factors are floored at 0.1 so no bias current changes sign.
+        """
+        out = dict(params)
+        if level <= 0:
+            return out
+        for key, kind in self.mismatch_parameters.items():
+            factor = np.maximum(1 + level * rng.standard_normal(n), 0.1)
+            out[key] = params[key] * (factor if kind == "current" else 1 / factor)
+        return out
 
     def equations(self, synapse_types):
         """Equation string for a group that receives ``synapse_types``."""
@@ -109,7 +128,8 @@ class NeuronModel:
 
         The synapse carries an integer ``multiplicity``: the number of CAM slots
         the connection occupies on the chip, i.e. how many identical pulses the
-        shared synapse circuit receives.
+        shared synapse circuit receives, and ``w_mismatch``, its relative
+        deviation (1 without mismatch).
         """
         raise NotImplementedError
 
@@ -137,6 +157,7 @@ class LIFNeuron(NeuronModel):
     synapse_types = ("exc",)
     default_synapse_type = "exc"
     method = "exact"
+    mismatch_parameters = {"tau_mem": "time", "tau_syn": "time", "w_exc": "current"}
     threshold = "v > v_threshold"
     reset = "v -= v_reset_step"
     parameters = {
@@ -172,7 +193,7 @@ class LIFNeuron(NeuronModel):
 
     def on_pre(self, synapse_type):
         self.check_synapse_type(synapse_type)
-        return "I_exc_post += multiplicity * w_exc_post"
+        return "I_exc_post += multiplicity * w_mismatch * w_exc_post"
 
 
 _DPI_SYNAPSES = {
@@ -249,6 +270,12 @@ class DPINeuron(NeuronModel):
     default_synapse_type = "nmda"
     method = "euler"
     threshold = "I_mem > I_spkthr"
+    mismatch_parameters = {
+        "tau_mem": "time", "gain_mem": "current", "I_spkthr": "current", "t_ref": "time", "I_again": "current",
+        "I_ath": "current", "I_anorm": "current", "tau_ahp": "time", "gain_ahp": "current", "I_w_ahp": "current",
+        **{f"{k}_{s}": kind for s in _DPI_SYNAPSES for k, kind in
+           (("tau", "time"), ("gain", "current"), ("I_w", "current"))},
+    }
     reset = "I_mem = I_reset; I_ahp += w_ahp"
     parameters = _dpi_parameters()
 
@@ -295,11 +322,11 @@ class DPINeuron(NeuronModel):
             "I_ath": p["I_ath"],
             "I_anorm": p["I_anorm"],
             "tau_ahp": p["tau_ahp"],
-            "w_ahp": p["gain_ahp"] * p["I_w_ahp"] * (1 - math.exp(-float(p["t_pulse"] / p["tau_ahp"]))),
+            "w_ahp": p["gain_ahp"] * p["I_w_ahp"] * (1 - np.exp(-(p["t_pulse"] / p["tau_ahp"]))),
         }
         for s in synapse_types if synapse_types is not None else self.synapse_types:
             c[f"tau_{s}"] = p[f"tau_{s}"]
-            c[f"w_{s}"] = p[f"gain_{s}"] * p[f"I_w_{s}"] * (1 - math.exp(-float(p["t_pulse"] / p[f"tau_{s}"])))
+            c[f"w_{s}"] = p[f"gain_{s}"] * p[f"I_w_{s}"] * (1 - np.exp(-(p["t_pulse"] / p[f"tau_{s}"])))
         return c
 
     def bias_currents(self, params):
@@ -330,7 +357,7 @@ class DPINeuron(NeuronModel):
 
     def on_pre(self, synapse_type):
         self.check_synapse_type(synapse_type)
-        return f"I_{synapse_type}_post += multiplicity * w_{synapse_type}_post"
+        return f"I_{synapse_type}_post += multiplicity * w_mismatch * w_{synapse_type}_post"
 
 
 NEURON_MODELS = {m.name: m for m in (LIFNeuron(), DPINeuron())}

@@ -44,10 +44,14 @@ class Substrate:
         Regular trains (the board's FPGA generators) are deterministic given the
         seed; Poisson trains draw from Brian2's shared random stream.
     dt : `Quantity`
+    mismatch : float
+        Relative standard deviation of device mismatch: every neuron's circuit
+        parameters (`NeuronModel.mismatch_parameters`) and every synapse's weight
+        deviate independently, drawn from the replica's own seed.
     """
 
     def __init__(self, name, model, params, seeds, n_inputs, n_hidden, synapse_type, fan_in=8,
-                 max_multiplicity=4, spike_trains="regular", dt=None):
+                 max_multiplicity=4, spike_trains="regular", dt=None, mismatch=0.0):
         self.name = name
         self.model = model
         self.seeds = [int(s) for s in seeds]
@@ -59,6 +63,9 @@ class Substrate:
         per_replica = params if isinstance(params, (list, tuple)) else [params] * R
         if len(per_replica) != R:
             raise ConfigError(f"{name}: got {len(per_replica)} parameter sets for {R} replicas")
+        self.mismatch = float(mismatch)
+        per_replica = [model.with_mismatch(p, self.mismatch, replica_rng(s, f"{name}.mismatch"), self.n_hidden)
+                       for p, s in zip(per_replica, self.seeds)]
         constants = [model.derive(p, [synapse_type]) for p in per_replica]
 
         if spike_trains == "regular":
@@ -86,12 +93,13 @@ class Substrate:
             dt=dt,
             name=f"{name}_hidden*",
         )
+        def per_neuron(values):
+            return np.concatenate([np.broadcast_to(np.asarray(v, dtype=float), (self.n_hidden,)) for v in values])
+
         for key in constants[0]:
-            values = np.concatenate([np.full(self.n_hidden, float(c[key])) for c in constants])
-            setattr(self.hidden, key + "_", values)
-        for key, value in model.initial_values(constants[0]).items():
-            per = [model.initial_values(c)[key] for c in constants]
-            setattr(self.hidden, key + "_", np.concatenate([np.full(self.n_hidden, float(v)) for v in per]))
+            setattr(self.hidden, key + "_", per_neuron([c[key] for c in constants]))
+        for key in model.initial_values(constants[0]):
+            setattr(self.hidden, key + "_", per_neuron([model.initial_values(c)[key] for c in constants]))
         floor = getattr(model, "floor_statement", None)
         self._floor = self.hidden.run_regularly(floor(), when="after_groups") if floor else None
 
@@ -101,11 +109,15 @@ class Substrate:
         ]
         pre, post, mult = block_diagonal(blocks, self.n_inputs, self.n_hidden)
         self.synapses = Synapses(
-            self.inputs, self.hidden, "multiplicity : 1 (constant)", on_pre=model.on_pre(synapse_type), dt=dt,
-            name=f"{name}_synapses*",
+            self.inputs, self.hidden, "multiplicity : 1 (constant)\nw_mismatch : 1 (constant)",
+            on_pre=model.on_pre(synapse_type), dt=dt, name=f"{name}_synapses*",
         )
         self.synapses.connect(i=pre, j=post)
         self.synapses.multiplicity = mult
+        self.synapses.w_mismatch = np.concatenate([
+            np.maximum(1 + self.mismatch * replica_rng(s, f"{name}.synapse_mismatch").standard_normal(len(b[0])), 0.1)
+            for s, b in zip(self.seeds, blocks)
+        ])
         self.connectivity = (pre, post, mult)
         self._initial = self._snapshot()
 

@@ -85,9 +85,10 @@ def test_dpi_synapse_single_spike_and_train(dpi):
     group, objects, c = single_neuron(model, params, "nmda", 0.01 * ms)
     group.I_spkthr = 1 * amp  # keep the membrane from spiking; only the synapse is observed
     source = SpikeGeneratorGroup(1, [0, 0, 0], [5, 50, 52] * ms, dt=0.01 * ms)
-    syn = Synapses(source, group, "multiplicity : 1", on_pre=model.on_pre("nmda"), dt=0.01 * ms)
+    syn = Synapses(source, group, "multiplicity : 1\nw_mismatch : 1", on_pre=model.on_pre("nmda"), dt=0.01 * ms)
     syn.connect()
     syn.multiplicity = 3
+    syn.w_mismatch = 1
     mon = StateMonitor(group, "I_nmda", record=0, dt=0.01 * ms)
     Network(*objects, source, syn, mon).run(80 * ms)
     t = mon.t / second

@@ -139,3 +139,23 @@ def test_deferred_requests_ride_along_with_the_next_frame(dpi):
 
 def driver_frames(session):
     return session.driver.timings["frames"]
+
+
+def test_mismatch_varies_neurons_and_synapses_per_replica(dpi):
+    model, params = dpi
+    exact = Substrate("agent", model, params, [1, 2], 40, 200, "nmda", dt=DT)
+    assert np.all(exact.hidden.tau_mem_[:] == exact.hidden.tau_mem_[0]) and np.all(exact.synapses.w_mismatch_[:] == 1)
+    sub = Substrate("agent", model, params, [1, 2], 40, 200, "nmda", dt=DT, mismatch=0.2)
+    tau = sub.hidden.tau_mem_[:].reshape(2, 200)
+    w = sub.hidden.I_spkthr_[:].reshape(2, 200)
+    # currents scale with (1 + d): relative SD ~ 0.2; time constants follow 1 / (1 + d)
+    assert 0.15 < np.std(w[0]) / np.mean(w[0]) < 0.25
+    assert 0.15 < np.std(1 / tau[0]) / np.mean(1 / tau[0]) < 0.25
+    assert not np.array_equal(tau[0], tau[1])  # each replica its own chip
+    assert 0.15 < np.std(sub.synapses.w_mismatch_[:]) < 0.25
+    # the same seed gives the same chip, whatever replicas run beside it
+    alone = Substrate("agent", model, params, [2], 40, 200, "nmda", dt=DT, mismatch=0.2)
+    np.testing.assert_array_equal(alone.hidden.tau_mem_[:], tau[1])
+    # the I_tau bias current behind tau_mem keeps tau = C U_T / (kappa I_tau)
+    kappa = (0.75 + 0.66) / 2
+    np.testing.assert_allclose(sub.hidden.I_tau_mem_[:] * sub.hidden.tau_mem_[:], 1.5e-12 * 0.025 / kappa)
