@@ -93,7 +93,8 @@ def build_parser():
     sub.add_parser("presets", help="list experiment presets and neuron parameter sets")
     sub.add_parser("envs", help="list the environments brian_dream can encode")
 
-    p = sub.add_parser("neuron", help="describe a neuron parameter set: parameters, units, values")
+    p = sub.add_parser("neuron", help="describe a neuron parameter set: parameters, units, values, "
+                       "and for DPI sets the DYNAP-SE1 bias (coarse, fine) of each parameter")
     p.add_argument("name", help="a neuron set from models/neurons/ (e.g. dpi_dynapse1, lif_capone)")
 
     p = sub.add_parser("plot", help="redraw the learning-curve figure of one or more run folders")
@@ -184,20 +185,23 @@ def _cmd_envs(args):
 
 
 def _cmd_neuron(args):
-    from .config import load_neuron_set
-    from .neurons import get_neuron_model
+    from .config import _resolve_neuron, load_neuron_set
 
     data = load_neuron_set(args.name)
-    model = get_neuron_model(data["model"])
-    params = model.resolve(data["parameters"], f"models/neurons/{args.name}.yaml")
+    model, params = _resolve_neuron(args.name, [], f"models/neurons/{args.name}.yaml")
     print(f"{args.name}: neuron model {model.name!r} ({type(model).__name__})")
     width = max(len(k) for k in model.parameters)
     for key, spec in model.parameters.items():
         print(f"  {key:{width}s} = {params[key]!s:>14}   {spec.doc}")
-    if hasattr(model, "bias_currents"):
-        print("derived bias currents:")
-        for key, value in model.bias_currents(params).items():
-            print(f"  {key:{width}s} = {value!s:>14}")
+    if model.name == "dpi":
+        from .biases import biases_from_params
+
+        given = data.get("biases") or {}
+        print("DYNAP-SE1 biases (nominal bias-generator currents; * = set in the file, others derived):")
+        for name, row in biases_from_params(params).items():
+            mark = "*" if name in given else " "
+            print(f"  {mark}{name:18s} ({row['coarse']}, {row['fine']:3d}) = {row['current']!s:>14}"
+                  f"   sets {row['parameter']}")
 
 
 def _run_dir(text):

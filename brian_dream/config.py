@@ -99,6 +99,8 @@ class SubstrateConfig:
     """Neuron parameter set: a file in models/neurons/ (see ``brian-dream presets``)."""
     neuron_params: dict = field(default_factory=dict)
     """Overrides of single neuron parameters, e.g. {tau_mem: '15 ms'}."""
+    neuron_biases: dict = field(default_factory=dict)
+    """DYNAP-SE1 biases as [coarse, fine], applied after neuron_params, e.g. {IF_TAU1_N: [3, 150]} (dpi only)."""
     synapse_type: str = ""
     """Synapse type of the input connections ('' = the model's default: nmda for dpi)."""
     n_hidden: int = 510
@@ -156,6 +158,8 @@ class WorldModelConfig:
     """Neuron parameter set ('' = the agent's substrate.neuron)."""
     neuron_params: dict = field(default_factory=dict)
     """Overrides of single neuron parameters of the model network."""
+    neuron_biases: dict = field(default_factory=dict)
+    """DYNAP-SE1 biases of the model's cores as [coarse, fine], applied after its neuron_params."""
     n_hidden: int = 510
     """Hidden neurons per replica."""
     fan_in: int = 8
@@ -325,6 +329,9 @@ class Config:
             raise ConfigError(
                 f"simulation.frame_duration ({sim.frame_duration}) must be a whole number of time steps dt ({sim.dt})"
             )
+        _check_time_constants("substrate", *self.neuron_model_and_params(), self.synapse_type(), dt, sim.dt)
+        if self.uses_world_model():
+            _check_time_constants("world_model", *self.model_neuron_and_params(), self.synapse_type(), dt, sim.dt)
         if not 0 <= ag.readout_decay < 1:
             raise ConfigError(f"agent.readout_decay: must be in [0, 1), got {ag.readout_decay!r}")
         if not 0 <= ag.gamma <= 1:
@@ -380,7 +387,8 @@ class Config:
 
     def neuron_model_and_params(self):
         """The neuron model and its resolved parameters (set file + overrides)."""
-        return _resolve_neuron(self.substrate.neuron, [self.substrate.neuron_params], "substrate")
+        sub = self.substrate
+        return _resolve_neuron(sub.neuron, [sub.neuron_params], "substrate", [sub.neuron_biases])
 
     def chip_mapping(self):
         """Cores of one DYNAP-SE1 board used by one replica (raises if it does not fit)."""
@@ -408,8 +416,10 @@ class Config:
         """
         wm = self.world_model
         if wm.neuron:
-            return _resolve_neuron(wm.neuron, [wm.neuron_params], "world_model")
-        return _resolve_neuron(self.substrate.neuron, [self.substrate.neuron_params, wm.neuron_params], "world_model")
+            return _resolve_neuron(wm.neuron, [wm.neuron_params], "world_model", [wm.neuron_biases])
+        sub = self.substrate
+        return _resolve_neuron(sub.neuron, [sub.neuron_params, wm.neuron_params], "world_model",
+                               [sub.neuron_biases, wm.neuron_biases])
 
     def synapse_type(self):
         model, _ = self.neuron_model_and_params()
@@ -440,7 +450,20 @@ def _check_chip_network(where, net, n_inputs):
         )
 
 
-def _resolve_neuron(set_name, override_layers, where):
+def _check_time_constants(where, model, params, synapse_type, dt, dt_text):
+    """Refuse time constants the integration step cannot resolve (forward Euler is unstable below dt/2)."""
+    constants = model.derive(params, [synapse_type])
+    for key, value in constants.items():
+        if key.startswith("tau") and value < dt:
+            raise ConfigError(
+                f"{where}: {key} = {value!s} is shorter than simulation.dt = {dt_text}, which cannot integrate it; "
+                "lower simulation.dt or lengthen the time constant (nominal DYNAP-SE1 bias currents are "
+                "uncalibrated and can give microsecond time constants)"
+            )
+
+
+def _resolve_neuron(set_name, override_layers, where, bias_layers=()):
+    """Neuron model and parameters: the set's values, then overrides, then DYNAP-SE1 biases."""
     base = load_neuron_set(set_name)
     model = get_neuron_model(base["model"])
     values = dict(base["parameters"])
@@ -454,7 +477,21 @@ def _resolve_neuron(set_name, override_layers, where):
                     f"for neuron model {model.name!r}"
                 )
             values[key] = value
-    return model, model.resolve(values, f"{where}.neuron ({set_name})")
+    params = model.resolve(values, f"{where}.neuron ({set_name})")
+    biases = dict(base.get("biases") or {})
+    for layer in bias_layers:
+        if not isinstance(layer, dict):
+            raise ConfigError(f"{where}.neuron_biases: must be a mapping of DYNAP-SE1 bias names to [coarse, fine]")
+        biases.update(layer)
+    if biases:
+        if model.name != "dpi":
+            raise ConfigError(f"{where}.neuron_biases: DYNAP-SE1 biases apply to the 'dpi' neuron model only, "
+                              f"not {model.name!r}")
+        from .biases import params_from_biases
+
+        params = params_from_biases(params, biases, f"{where}.neuron_biases")
+        model.resolve(params, f"{where}.neuron ({set_name}, after biases)")
+    return model, params
 
 
 def _section_from_dict(cls, value, where):
@@ -555,15 +592,25 @@ def _read_yaml(path, what):
     return data
 
 
-def load_neuron_set(name):
-    """Read a neuron parameter set (``models/neurons/<name>.yaml``) as a dict."""
+def load_neuron_set(name, _chain=()):
+    """Read a neuron parameter set (``models/neurons/<name>.yaml``) as a dict, following ``extends``."""
+    if name in _chain:
+        raise ConfigError(f"models/neurons: 'extends' loops through {' -> '.join([*_chain, name])}")
     path = _preset_dir().joinpath("neurons", f"{name}.yaml")
     if not path.is_file():
         known = available_neuron_sets()
         raise ConfigError(f"substrate.neuron: unknown neuron set {name!r}{_suggest(name, known)}; available: {', '.join(known)}")
     data = _read_yaml(path, f"models/neurons/{name}.yaml")
-    if set(data) != {"model", "parameters"}:
-        raise ConfigError(f"models/neurons/{name}.yaml: must have exactly the keys 'model' and 'parameters'")
+    extra = set(data) - {"model", "parameters", "biases", "extends"}
+    if extra or "model" not in data or ("parameters" not in data and "extends" not in data):
+        raise ConfigError(f"models/neurons/{name}.yaml: keys are 'model', 'parameters' (or 'extends: <set>') "
+                          "and optionally 'biases'")
+    if "extends" in data:
+        parent = load_neuron_set(data["extends"], (*_chain, name))
+        if parent["model"] != data["model"]:
+            raise ConfigError(f"models/neurons/{name}.yaml: extends {data['extends']!r} of another model")
+        data = {"model": data["model"], "parameters": {**parent["parameters"], **(data.get("parameters") or {})},
+                "biases": {**(parent.get("biases") or {}), **(data.get("biases") or {})}}
     return data
 
 

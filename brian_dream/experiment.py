@@ -302,6 +302,11 @@ def _load_for_resume(run_dir, overrides):
 
         atomic_write(run.path / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False))
     state = run.read_checkpoint()
+    missing = {"t", "game", "seeds"} - set(state)
+    if missing or not any(k.startswith("policy_") for k in state):
+        raise CheckpointError(f"{run_dir}: checkpoint.npz lacks the network/emulator state needed to continue "
+                              f"(missing {', '.join(sorted(missing)) or 'policy state'}); it was written before "
+                              "resumable checkpoints existed, start a new run instead")
     if list(state["seeds"]) != config.experiment.seeds:
         raise CheckpointError(f"{run_dir}: checkpoint seeds {list(state['seeds'])} do not match the config's")
     last = int(state["game"])

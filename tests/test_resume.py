@@ -65,3 +65,13 @@ def test_resume_refuses_bad_folders(tmp_path):
     (result.run_dir / "checkpoint.npz").write_bytes(b"garbage")
     with pytest.raises(CheckpointError, match="corrupt"):
         train(resume=result.run_dir, overrides={"experiment.games": 4})
+
+
+def test_resume_refuses_a_checkpoint_without_simulation_state(tmp_path):
+    result = train("quickstart", out_dir=tmp_path, progress=False,
+                   overrides={"experiment.games": 2, "experiment.seeds": [0]})
+    with np.load(result.run_dir / "checkpoint.npz") as ckpt:
+        readout_only = {k: ckpt[k] for k in ckpt.files if k.startswith("policy_") or k in ("game", "seeds")}
+    np.savez(result.run_dir / "checkpoint.npz", **readout_only)
+    with pytest.raises(CheckpointError, match="lacks the network/emulator state"):
+        train(resume=result.run_dir, overrides={"experiment.games": 4})
