@@ -6,6 +6,8 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from .chip import board_time
+from .config import Config
 from .errors import CheckpointError
 from .plots import per_replica_curves, plot_band
 from .runs import atomic_write, read_metrics
@@ -38,10 +40,12 @@ def load_condition(run_dirs, block=50):
     Returns
     -------
     games, values[n_seeds, n_blocks], seeds, entropy[n_seeds, n_blocks], meta
-        ``meta`` lists each folder's timings.
+        ``meta`` lists each folder's timings and ``board_s``, the estimated time of
+        all its seeds on the DYNAP-SE1 board (`brian_dream.chip.board_time`).
     """
     games = None
     values, seeds, entropy, timings = [], [], [], []
+    board_s = 0.0
     for d in run_dirs:
         d = Path(d)
         if not (d / "metrics.csv").is_file():
@@ -61,12 +65,14 @@ def load_condition(run_dirs, block=50):
             import json
 
             timings.append(json.loads(meta_path.read_text()).get("timings", {}))
+        config = Config.from_dict(yaml.safe_load((d / "config.yaml").read_text()))
+        board_s += board_time(config)["seconds"] * (int(m["game"].max()) + 1) * len(s)
     n = len(games)
     values = np.concatenate([v[:, :n] for v in values])
     entropy = np.concatenate([h[:, :n] for h in entropy])
     if len(set(seeds)) != len(seeds):
         raise CheckpointError(f"the run folders of one condition repeat seeds: {sorted(seeds)}")
-    return games, values, np.array(seeds), entropy, {"timings": timings}
+    return games, values, np.array(seeds), entropy, {"timings": timings, "board_s": board_s}
 
 
 def board_results(dreaming):
@@ -119,6 +125,7 @@ def compare_conditions(conditions, out_dir, reference=True, block=50):
         summary["conditions"][label] = {
             "seeds": seeds.tolist(), "games": int(games[-1]), "final_mean": float(final.mean()),
             "final_sd": float(final.std(ddof=0)), "final_per_seed": final.round(4).tolist(), "wall_s": wall,
+            "board_estimate_s": meta["board_s"],
         }
     if reference:
         for k, (label, dreaming) in enumerate((("board, no dreaming", False), ("board, dreaming", True))):
@@ -137,14 +144,15 @@ def compare_conditions(conditions, out_dir, reference=True, block=50):
 
     labels = list(data)
     lines = ["# Comparison", "", f"Mean return of the last {block} real games per seed (mean ± SD over seeds).", "",
-             "| condition | seeds | games | final mean ± SD | wall time |", "|---|---|---|---|---|"]
+             "| condition | seeds | games | final mean ± SD | wall time (sum of runs) | board time (est.) |",
+             "|---|---|---|---|---|---|"]
     for label, c in summary["conditions"].items():
         if label == "_board":
             continue
         lines.append(f"| {label} | {len(c['seeds'])} | {c['games']} | {c['final_mean']:+.3f} ± {c['final_sd']:.3f} "
-                     f"| {c['wall_s'] / 60:.1f} min |")
+                     f"| {c['wall_s'] / 60:.1f} min | {c['board_estimate_s'] / 3600:.1f} h |")
     for label, c in summary["conditions"].get("_board", {}).items():
-        lines.append(f"| {label} (released) | 10 | 2000 | {c['final_mean']:+.3f} ± {c['final_sd']:.3f} | |")
+        lines.append(f"| {label} (released) | 10 | 2000 | {c['final_mean']:+.3f} ± {c['final_sd']:.3f} | | |")
     if len(labels) == 2:
         (ga, va, *_), (gb, vb, *_) = data[labels[0]], data[labels[1]]
         u, p = mannwhitneyu(vb[:, -1], va[:, -1], alternative="greater")

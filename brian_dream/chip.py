@@ -4,12 +4,16 @@ import math
 
 from .errors import ChipConstraintError
 
-__all__ = ["CHIPS", "CORES_PER_CHIP", "NEURONS_PER_CORE", "USABLE_PER_CORE", "map_to_chips"]
+__all__ = ["CHIPS", "CORES_PER_CHIP", "NEURONS_PER_CORE", "USABLE_PER_CORE", "INPUT_UPDATE_S", "map_to_chips",
+           "board_time"]
 
 #: A DYNAP-SE1 board: 4 chips x 4 cores x 256 neurons (rockpool's dynapse1 constants).
 CHIPS, CORES_PER_CHIP, NEURONS_PER_CORE = 4, 4, 256
 #: Neuron 0 of each core is left unused, as in the neuromorphic-dreaming code.
 USABLE_PER_CORE = NEURONS_PER_CORE - 1
+#: Host time to reprogram the FPGA spike generators for a new input, per network step
+#: (Blakowski et al. 2024: 8.4 ms update + 10 ms wait = 18.4 ms per step).
+INPUT_UPDATE_S = 8.4e-3
 
 
 def map_to_chips(networks):
@@ -49,3 +53,33 @@ def map_to_chips(networks):
             left -= take
             core_index += 1
     return placement
+
+
+def board_time(config):
+    """What one game of ``config`` would take on the board, in seconds of wall time.
+
+    The board runs each network step as an input update (`INPUT_UPDATE_S`) followed
+    by a wait of one frame, one network after the other (18.4 ms per step for the
+    agent alone, 36.8 ms with the world model, as in the paper). Counted per game:
+    the real game's NOOP and play steps on every network the protocol uses, the
+    dreams (agent and model, warm-up frames included) and the planning rollouts.
+
+    Returns
+    -------
+    timing : dict
+        ``step_s`` (one network step), ``network_steps`` and ``seconds`` per game.
+    """
+    from brian2 import second
+
+    from .quantities import parse_quantity
+
+    frame_s = float(parse_quantity(config.simulation.frame_duration, second))
+    step_s = INPUT_UPDATE_S + frame_s
+    env, dr = config.env, config.dream
+    networks = 2 if config.uses_world_model() else 1
+    steps = (env.noop_steps + env.play_steps) * networks
+    if config.experiment.protocol == "dream":
+        steps += dr.per_game * (dr.warmup_frames + dr.length) * 2
+    elif config.experiment.protocol == "plan":
+        steps += ((env.play_steps - 1) // (2 * dr.n_fut)) * dr.n_fut * 2
+    return {"step_s": step_s, "network_steps": steps, "seconds": steps * step_s}

@@ -157,8 +157,14 @@ def _cmd_train(args):
     print(f"run folder: {result.run_dir}")
     print(f"final return (last {min(config.experiment.curve_window, config.experiment.games)} games), "
           f"mean ± SD over {len(final)} replicas: {final.mean():+.3f} ± {final.std():.3f}")
-    print(f"wall {t['total']:.1f} s: setup {t['setup']:.1f}, simulation {t['simulation']:.1f}, env {t['env']:.1f}, "
-          f"readout {t['readout']:.1f}; {t['agent_frames'] / max(t['total'] - t['setup'], 1e-9):.0f} agent-frames/s")
+    print(f"wall {t['this_process']:.1f} s: setup {t['setup']:.1f}, simulation {t['simulation']:.1f}, "
+          f"env {t['env']:.1f}, readout {t['readout']:.1f}; "
+          f"{t['agent_frames'] / max(t['this_process'] - t['setup'], 1e-9):.0f} agent-frames/s; "
+          f"the board would take {_duration(t['board_estimate'] * len(final))} (one seed after another)")
+
+
+def _duration(seconds):
+    return f"{seconds / 3600:.1f} h" if seconds >= 3600 else f"{seconds / 60:.1f} min"
 
 
 def _cmd_show_config(args):

@@ -19,6 +19,7 @@ from .envs.dream import DreamVectorEnv
 from .protocols import RealGames, SpikingAgent, Stopwatch, awake_game, dream, plan_rollout
 from .quantities import parse_quantity
 from .readout import PolicyReadout
+from .chip import board_time
 from .runs import RunFolder, package_versions, platform_info, rows_to_columns
 from .substrate import Substrate
 from .worldmodel import WorldModel
@@ -170,9 +171,15 @@ def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True, 
         "substrates": {s.name: {"n_inputs": s.n_inputs, "n_hidden": s.n_hidden,
                                 "n_synapses": int(len(s.connectivity[0]))} for s in substrates},
     }
+    meta["board_time_per_game_s"] = board_time(config)["seconds"]
+    elapsed_before = 0.0
     if resume is not None:
         run = RunFolder(resume)
-        meta["resumed_from_game"] = int(checkpoint_state["game"]) + 1
+        previous = run.read_meta()
+        # wall time of the segments before the interruption, up to their last checkpoint
+        elapsed_before = float(checkpoint_state.get("elapsed_s", 0.0))
+        meta["resumed"] = previous.get("resumed", []) + [{"from_game": int(checkpoint_state["game"]) + 1,
+                                                         "elapsed_before_s": elapsed_before}]
         run.write_meta(meta)
     else:
         run = RunFolder.create(out_dir, config, meta) if out_dir is not None else None
@@ -204,6 +211,7 @@ def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True, 
         state.update(games.get_state())
         state["game"] = np.array(game)
         state["seeds"] = np.array(seeds)
+        state["elapsed_s"] = np.array(elapsed_before + time.perf_counter() - t_start)
         run.write_checkpoint(state)
 
     comparison = None
@@ -250,7 +258,10 @@ def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True, 
 
     timings = dict(driver.timings)
     timings.update(env=watch.totals["env"], readout=watch.totals["readout"], model=watch.totals["model"],
-                   total=time.perf_counter() - t_start)
+                   this_process=time.perf_counter() - t_start)
+    # total covers every segment of a resumed run (earlier ones up to their last checkpoint)
+    timings["total"] = elapsed_before + timings["this_process"]
+    timings["board_estimate"] = meta["board_time_per_game_s"] * (exp.games - first_game)
     timings["agent_frames"] = timings["frames"] * len(seeds)
     if run is not None:
         meta.update(finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"), timings=timings)
@@ -281,9 +292,7 @@ def _load_for_resume(run_dir, overrides):
     for name in ("config.yaml", "meta.json", "metrics.csv"):
         if not (run.path / name).is_file():
             raise CheckpointError(f"{run_dir}: cannot resume, {name} is missing (not a brian_dream run folder?)")
-    import json
-
-    meta = json.loads((run.path / "meta.json").read_text())
+    meta = run.read_meta()
     version = meta.get("versions", {}).get("brian_dream")
     if version != __version__:
         raise CheckpointError(f"{run_dir}: written by brian_dream {version}, this is {__version__}; resume it with "

@@ -100,6 +100,13 @@ class RunFolder:
     def write_meta(self, meta):
         atomic_write(self.path / "meta.json", json.dumps(meta, indent=2, default=str))
 
+    def read_meta(self):
+        """``meta.json`` as a dict (raises `CheckpointError` if unreadable)."""
+        try:
+            return json.loads((self.path / "meta.json").read_text())
+        except (OSError, ValueError) as err:
+            raise CheckpointError(f"{self.path}: meta.json is unreadable ({err}); the run folder is damaged") from None
+
     def write_metrics(self, rows):
         """Write all ``rows`` (dicts with `METRIC_COLUMNS`) as ``metrics.csv``."""
         buf = io.StringIO()

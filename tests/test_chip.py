@@ -24,3 +24,16 @@ def test_too_large_networks_are_refused_with_the_limit_named():
     with pytest.raises(ChipConstraintError, match="lower n_hidden"):
         load_preset("dynapse_dream", {"world_model.n_hidden": 4000})
     load_preset("dynapse_pong", {"substrate.n_hidden": 4080})  # exactly one board
+
+
+def test_board_time_follows_the_papers_step_cost():
+    from brian_dream.chip import board_time
+
+    awake = board_time(load_preset("dynapse_pong"))
+    assert awake["step_s"] == pytest.approx(0.0184)  # 8.4 ms input update + 10 ms wait
+    assert awake["network_steps"] == 20 + 100
+    dream = board_time(load_preset("dynapse_dream"))
+    # agent and model step one after the other (36.8 ms), in the real game and in the dream
+    assert dream["network_steps"] == 2 * (20 + 100) + 2 * (3 + 50)
+    # the paper: about 1 h per awake run and 3 h per dreaming run of 2000 games
+    assert 0.8 < awake["seconds"] * 2000 / 3600 < 1.5 and 2.5 < dream["seconds"] * 2000 / 3600 < 4

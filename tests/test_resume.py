@@ -1,5 +1,6 @@
 """Kill a run mid-way, resume it, and get the numbers of an uninterrupted run."""
 
+import json
 import signal
 import subprocess
 import sys
@@ -44,6 +45,10 @@ def test_killed_run_resumes_to_the_uninterrupted_result(case, tmp_path):
 
     subprocess.run([sys.executable, "-m", "brian_dream", "train", "--quiet", "--resume", str(cut)], check=True,
                    capture_output=True)
+    meta = json.loads((cut / "meta.json").read_text())
+    (segment,) = meta["resumed"]
+    assert 0 < segment["from_game"] < 8 and segment["elapsed_before_s"] > 0
+    assert meta["timings"]["total"] == pytest.approx(segment["elapsed_before_s"] + meta["timings"]["this_process"])
     a, b = read_metrics(full), read_metrics(cut)
     for key in ("game", "replica", "return", "entropy", "rate_hz", "steps", "model_state_mse"):
         np.testing.assert_array_equal(a[key], b[key], err_msg=key)
