@@ -1,5 +1,6 @@
 """Comparing conditions as the papers do: block means, final returns, Mann–Whitney U, games to a level."""
 
+import os
 from importlib import resources
 from pathlib import Path
 
@@ -40,11 +41,12 @@ def load_condition(run_dirs, block=50):
     Returns
     -------
     games, values[n_seeds, n_blocks], seeds, entropy[n_seeds, n_blocks], meta
-        ``meta`` lists each folder's timings and ``board_s``, the estimated time of
+        ``meta`` lists each folder's timings, ``model_state_mse[n_seeds, n_blocks]``
+        (NaN without a world model) and ``board_s``, the estimated time of
         all its seeds on the DYNAP-SE1 board (`brian_dream.chip.board_time`).
     """
     games = None
-    values, seeds, entropy, timings = [], [], [], []
+    values, seeds, entropy, model_error, timings = [], [], [], [], []
     board_s = 0.0
     for d in run_dirs:
         d = Path(d)
@@ -52,14 +54,13 @@ def load_condition(run_dirs, block=50):
             raise CheckpointError(f"{d}: not a run folder (no metrics.csv)")
         m = read_metrics(d)
         g, v, s = block_means(m, block)
-        _, h = per_replica_curves(m, "entropy")
-        n = v.shape[1]
-        b = g[0]
+        n, b = v.shape[1], g[0]
         if games is None or len(g) < len(games):
             games = g
         values.append(v)
         seeds.extend(s.tolist())
-        entropy.append(h[:, : n * b].reshape(len(h), n, b).mean(axis=2))
+        entropy.append(_blocks(m, "entropy", b, n))
+        model_error.append(_blocks(m, "model_state_mse", b, n))
         meta_path = d / "meta.json"
         if meta_path.is_file():
             import json
@@ -70,9 +71,21 @@ def load_condition(run_dirs, block=50):
     n = len(games)
     values = np.concatenate([v[:, :n] for v in values])
     entropy = np.concatenate([h[:, :n] for h in entropy])
+    model_error = np.concatenate([e[:, :n] for e in model_error])
     if len(set(seeds)) != len(seeds):
         raise CheckpointError(f"the run folders of one condition repeat seeds: {sorted(seeds)}")
-    return games, values, np.array(seeds), entropy, {"timings": timings, "board_s": board_s}
+    return games, values, np.array(seeds), entropy, {"timings": timings, "board_s": board_s,
+                                                     "model_state_mse": model_error}
+
+
+def _blocks(metrics, column, block, n):
+    """Per-seed means of a metric column over the first ``n`` blocks of ``block`` real games (NaN if absent)."""
+    import warnings
+
+    _, h = per_replica_curves(metrics, column)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN blocks: a run without world model
+        return np.nanmean(h[:, : n * block].reshape(len(h), n, block), axis=2)
 
 
 def board_results(dreaming):
@@ -114,12 +127,19 @@ def compare_conditions(conditions, out_dir, reference=True, block=50):
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     data = {label: load_condition(dirs, block) for label, dirs in conditions.items()}
-    fig, (ax_r, ax_h) = plt.subplots(1, 2, figsize=(12, 4.2))
+    has_model = any(np.isfinite(d[4]["model_state_mse"]).any() for d in data.values())
+    fig, axes = plt.subplots(1, 2 + has_model, figsize=(6 * (2 + has_model), 4.2))
+    ax_r, ax_h = axes[:2]
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     summary = {"block": block, "conditions": {}}
     for k, (label, (games, values, seeds, entropy, meta)) in enumerate(data.items()):
         plot_band(ax_r, games, values, colors[k], f"{label} (n={len(seeds)})")
         plot_band(ax_h, games, entropy, colors[k], label)
+        if np.isfinite(meta["model_state_mse"]).any():
+            plot_band(axes[2], games, meta["model_state_mse"], colors[k], label)
+            axes[2].set_yscale("log")
+            axes[2].set_xlabel("games")
+            axes[2].set_ylabel("world-model state error (mean squared, RAM units²)")
         final = values[:, -1]
         wall = sum(t.get("total", 0.0) for t in meta["timings"])
         summary["conditions"][label] = {
@@ -127,6 +147,8 @@ def compare_conditions(conditions, out_dir, reference=True, block=50):
             "final_sd": float(final.std(ddof=0)), "final_per_seed": final.round(4).tolist(), "wall_s": wall,
             "board_estimate_s": meta["board_s"],
         }
+        if np.isfinite(meta["model_state_mse"][:, -1]).any():
+            summary["conditions"][label]["final_model_state_mse"] = float(np.nanmean(meta["model_state_mse"][:, -1]))
     if reference:
         for k, (label, dreaming) in enumerate((("board, no dreaming", False), ("board, dreaming", True))):
             g, v = board_results(dreaming)
@@ -164,6 +186,12 @@ def compare_conditions(conditions, out_dir, reference=True, block=50):
                   f"Games until the seed-mean curve reaches {labels[0]}'s final level ({level:+.3f}): "
                   f"{labels[0]} {reach_a}, {labels[1]} {reach_b}."]
     lines += ["", "![comparison](comparison.png)", ""]
+    for label, dirs in conditions.items():
+        for d in dirs:
+            if (Path(d) / "dream_vs_real.png").is_file():
+                rel = os.path.relpath(Path(d) / "dream_vs_real.png", out_dir)
+                lines += [f"Dream next to the real game, {label} ({Path(d).name}, after training):", "",
+                          f"![dream vs real]({rel})", ""]
     atomic_write(out_dir / "comparison.md", "\n".join(lines))
     atomic_write(out_dir / "comparison.yaml", yaml.safe_dump(summary, sort_keys=False))
     return summary

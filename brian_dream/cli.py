@@ -13,7 +13,7 @@ _EPILOG = """examples:
   brian-dream train --preset quickstart               # a task that learns in a minute: PaddleTrack, 2 seeds
   brian-dream train --preset dynapse_pong --games 300 --seeds 10
   brian-dream train --preset dynapse_dream --games 2000 --seeds 10   # with a world model and dreaming
-  brian-dream compare runs/A runs/B --out report                      # figure + Mann-Whitney U
+  brian-dream report runs/A runs/B --out report                       # figures, Mann-Whitney U, Markdown
   brian-dream train --preset lif_pong --set agent.learning_rate=0.002 --set simulation.dt="0.25 ms"
   brian-dream show-config --preset dynapse_pong       # every value, with defaults
   brian-dream presets                                 # presets and neuron parameter sets
@@ -103,11 +103,14 @@ def build_parser():
                                                              "first run folder)")
     p.add_argument("--window", type=_positive, default=50, help="games per trailing average (default: %(default)s)")
 
-    p = sub.add_parser("compare", help="compare conditions: figure, final returns, Mann-Whitney U, report",
+    p = sub.add_parser("report", aliases=["compare"],
+                       help="report on conditions: figures, final returns, Mann-Whitney U, Markdown page",
                        description="Group run folders by experiment name (seeds of one condition may be spread "
-                                   "over several folders), draw mean ± SD and 80th-percentile curves beside the "
-                                   "DYNAP-SE1 board's released ones, and write comparison.md/.png/.yaml. With two "
-                                   "conditions, tests (one-sided Mann-Whitney U) whether the second beats the first.")
+                                   "over several folders), draw return, policy entropy and world-model error "
+                                   "(mean ± SD and 80th percentile) beside the DYNAP-SE1 board's released curves, "
+                                   "and write comparison.md/.png/.yaml with a summary table (final return, wall "
+                                   "time, estimated board time), the runs' dream-vs-real figures and, with two "
+                                   "conditions, a one-sided Mann-Whitney U test of the second against the first.")
     p.add_argument("runs", nargs="+", metavar="RUN_DIR")
     p.add_argument("--out", required=True, metavar="DIR", help="folder for the report")
     p.add_argument("--block", type=_positive, default=50, help="games per block mean (default: %(default)s)")
@@ -252,6 +255,7 @@ _COMMANDS = {
     "envs": _cmd_envs,
     "neuron": _cmd_neuron,
     "plot": _cmd_plot,
+    "report": _cmd_compare,
     "compare": _cmd_compare,
 }
 

@@ -9,12 +9,13 @@ from brian_dream.cli import main
 from brian_dream.runs import RunFolder, rows_to_columns
 
 
-def fake_run(path, name, seeds, offset, games=100):
+def fake_run(path, name, seeds, offset, games=100, model_error=None):
     """A run folder whose seed s scores offset + s/100 in every game."""
     path.mkdir(parents=True)
     (path / "config.yaml").write_text(yaml.safe_dump({"experiment": {"name": name}}))
     rows = [{"game": g, "replica": r, "seed": s, "phase": "awake", "learning": True,
-             "return": offset + s / 100, "entropy": 0.5, "rate_hz": 5.0, "steps": 100}
+             "return": offset + s / 100, "entropy": 0.5, "rate_hz": 5.0, "steps": 100,
+             "model_state_mse": model_error / (g + 1) if model_error else None}
             for g in range(games) for r, s in enumerate(seeds)]
     RunFolder(path).write_metrics(rows)
     return path
@@ -63,6 +64,22 @@ def test_compare_command_groups_by_experiment_name(tmp_path, capsys):
     b = fake_run(tmp_path / "b", "dream", [0, 1, 2], 0.0)
     assert main(["compare", str(a), str(b), "--out", str(tmp_path / "out")]) == 0
     assert "Mann–Whitney" in capsys.readouterr().out
+
+
+def test_report_shows_model_error_dreams_and_board_time(tmp_path, capsys):
+    a = fake_run(tmp_path / "a", "base", [0, 1, 2], -1.0)
+    b = fake_run(tmp_path / "b", "dream", [0, 1, 2], 0.0, model_error=40.0)
+    (b / "dream_vs_real.png").write_bytes(b"png")
+    assert main(["report", str(a), str(b), "--out", str(tmp_path / "out")]) == 0
+    page = (tmp_path / "out" / "comparison.md").read_text()
+    assert "](../b/dream_vs_real.png)" in page and "board time" in page
+    summary = yaml.safe_load((tmp_path / "out" / "comparison.yaml").read_text())
+    # last block of 50 games (50..99): mean of 40/(g+1)
+    assert summary["conditions"]["dream"]["final_model_state_mse"] == pytest.approx(
+        np.mean(40.0 / np.arange(51, 101)))
+    assert "final_model_state_mse" not in summary["conditions"]["base"]
+    # 100 games x 3 seeds x (20 + 100 agent steps x 18.4 ms)
+    assert summary["conditions"]["base"]["board_estimate_s"] == pytest.approx(100 * 3 * 120 * 0.0184)
 
 
 def test_games_to_reach():

@@ -24,7 +24,7 @@ def test_help_explains_every_option():
     for option in ("--preset", "--games", "--protocol", "--seeds", "--seed", "--seed-list", "--set", "--out", "--quiet"):
         assert option in out.stdout
     top = cli("--help")
-    for command in ("train", "show-config", "presets", "envs", "neuron", "plot", "compare"):
+    for command in ("train", "show-config", "presets", "envs", "neuron", "plot", "report", "compare"):
         assert command in top.stdout
 
 
