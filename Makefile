@@ -17,6 +17,7 @@ benchmark: setup
 clean:
 	rm -rf .venv runs
 
-# The dreaming issue's main experiment (10 seeds x 2000 games, awake vs dream) and its report.
+# The neuromorphic-dreaming experiment (10 seeds x 2000 games, no dreaming vs dreaming) and
+# its report; run it again after an interruption to continue.
 reproduce: setup
-	.venv/bin/python scripts/dreaming_experiments.py --group main
+	.venv/bin/brian-dream sweep dreaming_main --jobs 2 --out results

@@ -2,6 +2,7 @@
 
 import argparse
 import sys
+from pathlib import Path
 
 import yaml
 
@@ -102,6 +103,21 @@ def build_parser():
     p.add_argument("--out", default=None, metavar="PNG", help="output file (default: learning_curve.png in the "
                                                              "first run folder)")
     p.add_argument("--window", type=_positive, default=50, help="games per trailing average (default: %(default)s)")
+
+    p = sub.add_parser("sweep", help="run a sweep: conditions x parameter grid x seeds, resumable",
+                       description="Expand a sweep spec (a YAML file or a name from models/sweeps/) into one run per "
+                                   "condition and grid point (the seeds of a run share one simulation), run them in "
+                                   "local processes or on a Dask cluster, and write <out>/<name>/summary.csv, "
+                                   "parameter_study.png and report/. Running the same command again skips finished "
+                                   "runs and resumes killed ones from their last checkpoint.")
+    p.add_argument("spec", metavar="SPEC", help="sweep spec file or shipped name (e.g. mismatch_study)")
+    p.add_argument("--out", default="sweeps", metavar="DIR", help="parent folder of the sweep (default: sweeps)")
+    p.add_argument("--jobs", type=_positive, default=1, help="runs at once in local processes (default: 1)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="Dask distributed scheduler (tcp://host:8786); its workers must see --out")
+    p.add_argument("--games", type=_positive, default=None, help="games per run instead of the spec's")
+    p.add_argument("--seeds", type=_positive, default=None, help="use seeds 0..N-1 instead of the spec's")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     p = sub.add_parser("report", aliases=["compare"],
                        help="report on conditions: figures, final returns, Mann-Whitney U, Markdown page",
@@ -214,8 +230,6 @@ def _cmd_neuron(args):
 
 
 def _run_dir(text):
-    from pathlib import Path
-
     path = Path(text)
     if not ((path / "metrics.csv").is_file() and (path / "config.yaml").is_file()):
         raise ConfigError(f"{text}: not a run folder (it needs metrics.csv and config.yaml)")
@@ -223,8 +237,6 @@ def _run_dir(text):
 
 
 def _cmd_plot(args):
-    from pathlib import Path
-
     from .plots import learning_curve_figure
     from .runs import read_metrics
 
@@ -234,9 +246,20 @@ def _cmd_plot(args):
     print(out)
 
 
-def _cmd_compare(args):
-    from pathlib import Path
+def _cmd_sweep(args):
+    from .sweep import load_sweep, run_sweep
 
+    spec = load_sweep(args.spec).to_dict()
+    if args.games:
+        spec["games"] = args.games
+    if args.seeds:
+        spec["seeds"] = list(range(args.seeds))
+    rows = run_sweep(spec, out_dir=args.out, jobs=args.jobs, scheduler=args.scheduler, progress=not args.quiet)
+    root = Path(args.out) / rows[0]["sweep"]
+    print(f"sweep folder: {root}  ({len(rows)} run x seed rows in summary.csv; report in {root / 'report'})")
+
+
+def _cmd_compare(args):
     from .analysis import compare_conditions
 
     groups = {}
@@ -255,6 +278,7 @@ _COMMANDS = {
     "envs": _cmd_envs,
     "neuron": _cmd_neuron,
     "plot": _cmd_plot,
+    "sweep": _cmd_sweep,
     "report": _cmd_compare,
     "compare": _cmd_compare,
 }

@@ -1,0 +1,302 @@
+"""Experiment sweeps: conditions x parameter grids x seeds, run locally or on a Dask cluster, resumable.
+
+A sweep spec (YAML, e.g. ``models/sweeps/mismatch_study.yaml``)::
+
+    name: mismatch_study          # folder name of the sweep
+    preset: dynapse_dream         # experiment preset every run starts from
+    games: 300                    # games per run
+    seeds: [0, 1, 2, 3, 4]        # every run trains these seeds as replicas of one simulation
+    set: {dream.length: 50}       # overrides common to every run (optional)
+    conditions:                   # label -> overrides, optionally its own preset (default: one "run")
+      awake: {experiment.protocol: awake}
+      dream: {preset: dynapse_dream}
+    grid:                         # dotted key -> values; every combination is run (optional)
+      substrate.mismatch,world_model.mismatch: [0.0, 0.1, 0.2]   # keys joined by "," move together
+
+expands to one run per condition and grid point. Seeds share one simulation (the
+cheap axis); runs go to separate processes, or to the workers of a Dask cluster.
+Each run has a fixed folder ``<out>/<name>/runs/<label>/``: running the same
+command again skips finished runs and resumes killed ones from their last
+checkpoint. At the end the sweep writes ``summary.csv`` (one row per run and seed:
+a tidy table for pandas), a figure of final return against each grid parameter
+and the condition report of `brian_dream.analysis.compare_conditions`.
+"""
+
+import csv
+import io
+import itertools
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from .config import _suggest, load_preset
+from .errors import CheckpointError, ConfigError
+from .runs import atomic_write
+
+__all__ = ["SweepSpec", "load_sweep", "run_sweep", "expand"]
+
+_KEYS = ("name", "preset", "games", "seeds", "set", "conditions", "grid", "description", "block")
+
+
+@dataclass
+class SweepSpec:
+    """A validated sweep spec (see the module docstring for the file format)."""
+
+    name: str
+    preset: str
+    games: int
+    seeds: list
+    set: dict = field(default_factory=dict)
+    conditions: dict = field(default_factory=lambda: {"run": {}})
+    grid: dict = field(default_factory=dict)
+    description: str = ""
+    block: int = 50
+
+    def to_dict(self):
+        return {k: getattr(self, k) for k in _KEYS}
+
+
+def load_sweep(spec):
+    """Read and check a sweep spec: a path, a name in ``models/sweeps/``, or a dict."""
+    where = "sweep spec"
+    if not isinstance(spec, dict):
+        path = Path(spec)
+        if not path.is_file():
+            from importlib import resources
+
+            shipped = resources.files("brian_dream.models").joinpath("sweeps", f"{spec}.yaml")
+            if not shipped.is_file():
+                names = sorted(p.name[:-5] for p in resources.files("brian_dream.models").joinpath("sweeps").iterdir()
+                               if p.name.endswith(".yaml"))
+                raise ConfigError(f"sweep spec {spec!r} is neither a file nor a shipped spec "
+                                  f"({', '.join(names)})")
+            path = shipped
+        where = str(spec)
+        try:
+            spec = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as err:
+            raise ConfigError(f"{where}: not valid YAML ({err})") from None
+    if not isinstance(spec, dict):
+        raise ConfigError(f"{where}: must hold a mapping")
+    unknown = [k for k in spec if k not in _KEYS]
+    if unknown:
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r}{_suggest(unknown[0], _KEYS)}; keys are {', '.join(_KEYS)}")
+    for key in ("name", "preset", "games", "seeds"):
+        if key not in spec:
+            raise ConfigError(f"{where}: missing {key!r}")
+    name = spec["name"]
+    if not isinstance(name, str) or not name or "/" in name or name.startswith("."):
+        raise ConfigError(f"{where}: name must be a plain folder name, got {name!r}")
+    games = spec["games"]
+    if isinstance(games, bool) or not isinstance(games, int) or games < 1:
+        raise ConfigError(f"{where}: games must be a positive integer, got {games!r}")
+    seeds = spec["seeds"]
+    if (not isinstance(seeds, list) or not seeds or len(set(seeds)) != len(seeds)
+            or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds)):
+        raise ConfigError(f"{where}: seeds must be a non-empty list of distinct integers >= 0, got {seeds!r}")
+    conditions = spec.get("conditions") or {"run": {}}
+    if not isinstance(conditions, dict) or not all(isinstance(v or {}, dict) for v in conditions.values()):
+        raise ConfigError(f"{where}: conditions must map labels to override mappings")
+    grid = spec.get("grid") or {}
+    if not isinstance(grid, dict):
+        raise ConfigError(f"{where}: grid must map dotted config keys to lists of values")
+    for key, values in grid.items():
+        if not isinstance(values, list) or not values:
+            raise ConfigError(f"{where}: grid.{key} must be a non-empty list of values (an empty grid runs nothing)")
+    out = SweepSpec(name=name, preset=str(spec["preset"]), games=games, seeds=list(seeds),
+                    set=dict(spec.get("set") or {}), conditions={str(k): dict(v or {}) for k, v in conditions.items()},
+                    grid=dict(grid), description=str(spec.get("description", "")), block=int(spec.get("block", 50)))
+    for job in expand(out):  # every run's config must be valid before anything starts
+        try:
+            load_preset(job["preset"], job["overrides"])
+        except ConfigError as err:
+            raise ConfigError(f"{where}: run {job['label']}: {err}") from None
+    return out
+
+
+def _value_text(value):
+    text = str(value).replace(" ", "")
+    return "".join(c if c.isalnum() or c in ".-" else "_" for c in text).strip("_")
+
+
+def expand(spec):
+    """The runs of a sweep: ``[{"label", "condition", "preset", "point", "overrides"}, ...]``.
+
+    A condition may name its own ``preset``; a grid key may list several config keys
+    joined by commas, which then all take the same value.
+    """
+    keys = list(spec.grid)
+    jobs = []
+    for condition, cond_overrides in spec.conditions.items():
+        cond_overrides = dict(cond_overrides)
+        preset = str(cond_overrides.pop("preset", spec.preset))
+        for values in itertools.product(*(spec.grid[k] for k in keys)):
+            point = dict(zip(keys, values))
+            label = "__".join([condition] + [f"{k.split(',')[0].split('.')[-1]}={_value_text(v)}"
+                                             for k, v in point.items()])
+            settings = {part.strip(): v for k, v in point.items() for part in k.split(",")}
+            overrides = {**spec.set, **cond_overrides, **settings, "experiment.games": spec.games,
+                         "experiment.seeds": spec.seeds, "experiment.name": label}
+            jobs.append({"label": label, "condition": condition, "preset": preset, "point": point,
+                         "overrides": overrides})
+    return jobs
+
+
+def _run_job(preset, overrides, run_root):
+    """Run (or resume, or skip) one run of a sweep; executed in a worker process."""
+    from .experiment import train
+
+    run_root = Path(run_root)
+    existing = sorted(d for d in run_root.glob("*") if (d / "meta.json").is_file()) if run_root.is_dir() else []
+    for d in existing:
+        meta = json.loads((d / "meta.json").read_text())
+        if "finished" in meta:
+            return str(d)
+        if (d / "checkpoint.npz").is_file():
+            return str(train(resume=d, progress=False).run_dir)
+    return str(train(load_preset(preset, overrides), out_dir=run_root, progress=False).run_dir)
+
+
+def run_sweep(spec, out_dir="sweeps", jobs=1, scheduler=None, progress=True):
+    """Run every run of a sweep and write its summary and report.
+
+    Parameters
+    ----------
+    spec : path-like, str or dict
+        A sweep spec (see `load_sweep`).
+    out_dir : path-like
+        The sweep goes to ``out_dir/<name>/``; running again continues it.
+    jobs : int
+        Runs at once in local processes (ignored with ``scheduler``).
+    scheduler : str, optional
+        Address of a Dask distributed scheduler (``tcp://host:8786``): runs are
+        submitted to its workers, which must see ``out_dir`` (a shared disk).
+
+    Returns
+    -------
+    summary : list of dict
+        The rows of ``summary.csv``.
+    """
+    spec = load_sweep(spec)
+    root = Path(out_dir) / spec.name
+    spec_file = root / "sweep.yaml"
+    text = yaml.safe_dump(spec.to_dict(), sort_keys=False)
+    if spec_file.is_file() and yaml.safe_load(spec_file.read_text()) != spec.to_dict():
+        raise CheckpointError(f"{root} holds a different sweep; give another --out or restore its spec "
+                              "(results are never overwritten)")
+    root.mkdir(parents=True, exist_ok=True)
+    atomic_write(spec_file, text)
+    todo = expand(spec)
+    args = [(job["preset"], job["overrides"], str(root / "runs" / job["label"])) for job in todo]
+    done = _execute(args, jobs, scheduler, progress, spec.name)
+    for job, run_dir in zip(todo, done):
+        job["run_dir"] = Path(run_dir)
+    return _summarise(spec, root, todo)
+
+
+def _execute(args, jobs, scheduler, progress, name):
+    from tqdm.auto import tqdm
+
+    bar = tqdm(total=len(args), desc=f"sweep {name}", unit="run", disable=not progress)
+    try:
+        if scheduler:
+            try:
+                from distributed import Client, as_completed
+            except ImportError:  # pragma: no cover - a dependency
+                raise ConfigError("--scheduler needs dask.distributed: pip install distributed") from None
+            try:
+                client = Client(scheduler, timeout="20s")
+            except (OSError, TimeoutError) as err:
+                raise ConfigError(f"cannot reach the Dask scheduler at {scheduler} ({err})") from None
+            with client:
+                futures = [client.submit(_run_job, *a, pure=False, key=f"brian-dream-{Path(a[2]).name}")
+                           for a in args]
+                for _ in as_completed(futures):
+                    bar.update(1)
+                return client.gather(futures)
+        if jobs <= 1:
+            out = []
+            for a in args:
+                out.append(_run_job(*a))
+                bar.update(1)
+            return out
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        # spawn: each worker starts a clean interpreter (Brian2's global state is not fork-safe)
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = [pool.submit(_run_job, *a) for a in args]
+            for f in futures:
+                f.add_done_callback(lambda _: bar.update(1))
+            return [f.result() for f in futures]
+    finally:
+        bar.close()
+
+
+def _summarise(spec, root, jobs):
+    from .runs import read_metrics
+
+    rows = []
+    keys = list(spec.grid)
+    for job in jobs:
+        metrics = read_metrics(job["run_dir"])
+        awake = metrics["phase"] == "awake"
+        last = min(spec.block, spec.games)
+        for r, seed in enumerate(spec.seeds):
+            sel = awake & (metrics["replica"] == r) & (metrics["game"] >= spec.games - last)
+            row = {"sweep": spec.name, "run": job["label"], "condition": job["condition"],
+                   **{k: job["point"][k] for k in keys}, "seed": seed, "games": spec.games,
+                   "final_return": float(metrics["return"][sel].mean()),
+                   "final_entropy": float(metrics["entropy"][sel].mean()),
+                   "run_dir": str(Path(job["run_dir"]).relative_to(root))}
+            rows.append(row)
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    w.writeheader()
+    w.writerows(rows)
+    atomic_write(root / "summary.csv", buf.getvalue())
+    if keys:
+        _parameter_figure(spec, root, rows)
+    from .analysis import compare_conditions
+
+    compare_conditions({job["label"]: [job["run_dir"]] for job in jobs}, root / "report",
+                       reference=spec.preset.startswith("dynapse") and spec.games >= 2 * spec.block,
+                       block=min(spec.block, spec.games))
+    return rows
+
+
+def _parameter_figure(spec, root, rows):
+    """Final return (mean ± SD over seeds, and each seed) against each grid parameter, per condition."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    keys = list(spec.grid)
+    fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 3.8), squeeze=False)
+    for ax, key in zip(axes[0], keys):
+        values = spec.grid[key]
+        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+        xs = values if numeric else list(range(len(values)))
+        for condition in spec.conditions:
+            means, sds = [], []
+            for v in values:
+                finals = [r["final_return"] for r in rows if r["condition"] == condition and r[key] == v]
+                means.append(np.mean(finals))
+                sds.append(np.std(finals))
+                x = v if numeric else values.index(v)
+                ax.plot([x] * len(finals), finals, ".", alpha=0.4, color="gray")
+            ax.errorbar(xs, means, yerr=sds, marker="o", capsize=3, label=condition)
+        if not numeric:
+            ax.set_xticks(xs, [str(v) for v in values], rotation=20, fontsize=7)
+        ax.set_xlabel(key)
+        ax.set_ylabel(f"return, last {min(spec.block, spec.games)} games")
+        ax.legend(fontsize=7)
+    fig.suptitle(f"{spec.name}: {spec.preset}, {len(spec.seeds)} seeds, {spec.games} games (other grid "
+                 "parameters pooled)", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(root / "parameter_study.png", dpi=120)
+    plt.close(fig)

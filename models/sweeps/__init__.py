@@ -1,0 +1,1 @@
+"""Sweep specs for `brian-dream sweep`: conditions x parameter grid x seeds."""

@@ -1,0 +1,113 @@
+"""Sweeps: spec checks, expansion, local and Dask execution, resume after a kill, summary and report."""
+
+import csv
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+
+from brian_dream.errors import CheckpointError, ConfigError
+from brian_dream.sweep import expand, load_sweep, run_sweep
+
+SPEC = {
+    "name": "tiny",
+    "preset": "quickstart",
+    "games": 3,
+    "seeds": [0, 1],
+    "set": {"agent.start_learning_game": 0, "env.play_steps": 10},
+    "conditions": {"learn": {}, "frozen": {"agent.learning_rate": 0.0}},
+    "grid": {"agent.gamma": [0.9, 0.99]},
+}
+
+
+def summary(root):
+    with open(root / "summary.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def test_expansion_labels_presets_and_tied_keys():
+    spec = load_sweep({**SPEC, "conditions": {"a": {}, "b": {"preset": "lif_pong"}},
+                       "grid": {"substrate.mismatch,world_model.mismatch": [0.0, 0.2]}})
+    jobs = expand(spec)
+    assert [j["label"] for j in jobs] == ["a__mismatch=0.0", "a__mismatch=0.2", "b__mismatch=0.0", "b__mismatch=0.2"]
+    assert [j["preset"] for j in jobs] == ["quickstart", "quickstart", "lif_pong", "lif_pong"]
+    assert jobs[1]["overrides"]["substrate.mismatch"] == jobs[1]["overrides"]["world_model.mismatch"] == 0.2
+    assert jobs[0]["overrides"]["experiment.seeds"] == [0, 1]
+
+
+@pytest.mark.parametrize("change, fragment", [
+    ({"colours": 1}, "unknown key 'colours'"),
+    ({"grid": {"agent.gamma": []}}, "empty grid"),
+    ({"seeds": [1, 1]}, "distinct"),
+    ({"games": 0}, "positive integer"),
+    ({"preset": "pongg"}, "unknown preset"),
+    ({"grid": {"agent.gama": [0.9]}}, "unknown key 'gama'"),
+    ({"conditions": {"x": {"agent.learning_rate": -1}}}, "run x__gamma=0.9: agent.learning_rate"),
+    ({"name": "../up"}, "plain folder name"),
+])
+def test_bad_specs_are_refused_before_anything_runs(tmp_path, change, fragment):
+    with pytest.raises(ConfigError, match=fragment):
+        run_sweep({**SPEC, **change}, out_dir=tmp_path, progress=False)
+    assert not (tmp_path / SPEC["name"]).exists() or change.get("name")
+
+
+def test_shipped_specs_load():
+    for name in ("dreaming_main", "dreaming_planning", "dreaming_ablations", "mismatch_study", "nmda_weight_study"):
+        assert expand(load_sweep(name))
+
+
+@pytest.mark.slow
+def test_local_sweep_summary_report_and_rerun_skips(tmp_path):
+    rows = run_sweep(SPEC, out_dir=tmp_path, progress=False)
+    root = tmp_path / "tiny"
+    assert len(rows) == 2 * 2 * 2 == len(summary(root))
+    assert {r["condition"] for r in rows} == {"learn", "frozen"}
+    assert (root / "parameter_study.png").is_file() and (root / "report" / "comparison.md").is_file()
+    folders = sorted(p.name for p in (root / "runs").glob("*/*"))
+    again = run_sweep(SPEC, out_dir=tmp_path, progress=False)
+    assert sorted(p.name for p in (root / "runs").glob("*/*")) == folders  # nothing re-run
+    assert [r["final_return"] for r in again] == [r["final_return"] for r in rows]
+    with pytest.raises(CheckpointError, match="different sweep"):
+        run_sweep({**SPEC, "games": 4}, out_dir=tmp_path, progress=False)
+
+
+@pytest.mark.slow
+def test_sweep_on_a_local_dask_cluster(tmp_path):
+    distributed = pytest.importorskip("distributed")
+    spec = {**SPEC, "conditions": {"learn": {}}}
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        rows = run_sweep(spec, out_dir=tmp_path / "dask", scheduler=cluster.scheduler_address, progress=False)
+    local = run_sweep(spec, out_dir=tmp_path / "local", progress=False)
+    # same seeds, same backend: the cluster gives the numbers of a local run
+    assert [r["final_return"] for r in rows] == [r["final_return"] for r in local]
+
+
+def test_unreachable_scheduler_is_a_clear_error(tmp_path):
+    with pytest.raises(ConfigError, match="cannot reach the Dask scheduler"):
+        run_sweep({**SPEC, "conditions": {"learn": {}}, "grid": {}}, out_dir=tmp_path,
+                  scheduler="tcp://127.0.0.1:9", progress=False)
+
+
+@pytest.mark.slow
+def test_killed_sweep_resumes_to_the_uninterrupted_result(tmp_path):
+    spec = {**SPEC, "games": 8, "conditions": {"learn": {}}, "grid": {},
+            "set": {**SPEC["set"], "experiment.checkpoint_every": 2}}
+    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
+    cmd = [sys.executable, "-m", "brian_dream", "sweep", str(tmp_path / "spec.yaml"), "--quiet"]
+    subprocess.run([*cmd, "--out", str(tmp_path / "full")], check=True, capture_output=True)
+    proc = subprocess.Popen([*cmd, "--out", str(tmp_path / "cut")], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline and not list((tmp_path / "cut").glob("tiny/runs/*/*/checkpoint.npz")):
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (tmp_path / "cut" / "tiny" / "summary.csv").exists()
+    subprocess.run([*cmd, "--out", str(tmp_path / "cut")], check=True, capture_output=True)
+    full, cut = summary(tmp_path / "full" / "tiny"), summary(tmp_path / "cut" / "tiny")
+    assert [r["final_return"] for r in full] == [r["final_return"] for r in cut]
+    (run,) = (tmp_path / "cut" / "tiny" / "runs").glob("*/*")
+    assert "resumed" in yaml.safe_load((run / "meta.json").read_text())
