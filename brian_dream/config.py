@@ -182,6 +182,10 @@ class WorldModelConfig:
     """State changes larger than this (resets, wraps) are set to 0 in the target."""
     reward_decay: float = 0.5
     """Reward target r~ <- reward_decay r~ + r."""
+    reward_readout: str = "all"
+    """Neurons the reward readout reads: ``all``, or ``state_driven`` (only neurons with no
+    action-generator input, so the predicted reward depends on the action only through
+    the predicted state)."""
     freeze_after_games: int = 0
     """Stop world-model learning after this many games (0 = never); an ablation of Capone et al."""
 
@@ -362,6 +366,8 @@ class Config:
             if not 0 <= getattr(wm, key) < 1:
                 raise ConfigError(f"world_model.{key}: must be in [0, 1)")
         _nonnegative_int(wm.freeze_after_games, "world_model.freeze_after_games")
+        if wm.reward_readout not in ("all", "state_driven"):
+            raise ConfigError(f"world_model.reward_readout: {wm.reward_readout!r} is not one of 'all', 'state_driven'")
         _check_chip_network("world_model", wm, self.n_inputs() + self.n_actions())
         if self.uses_world_model():
             self.model_neuron_and_params()

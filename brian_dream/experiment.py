@@ -96,6 +96,8 @@ def build_world_model(config, encoder, name="model"):
         fan_in=wm.fan_in, max_multiplicity=wm.max_multiplicity, spike_trains=config.encoder.spike_trains,
         dt=parse_quantity(config.simulation.dt, ms), mismatch=wm.mismatch,
     )
+    if wm.reward_readout == "state_driven":
+        model.use_reward_inputs(model.state_driven_mask(substrate))
     return substrate, model
 
 

@@ -23,6 +23,12 @@ class WorldModel:
 
     Learning rates 0.002 (state) and 0.0004 (reward) as the neuromorphic-dreaming code.
 
+    `use_reward_inputs` can restrict the reward readout to a subset of neurons (a
+    0/1 mask per replica and neuron; `state_driven_mask` gives the neurons without
+    any action input). The reward then depends on the action only through the
+    predicted state, so a dreaming agent cannot exploit correlations between the
+    action taken and the reward that the current policy creates in real games.
+
     Parameters
     ----------
     seeds : list of int
@@ -50,7 +56,25 @@ class WorldModel:
         self.opt_r = Adam(self.W_r.shape, lr_reward, **(adam or {}))
         self.filter = CountFilter((R, n_hidden), readout_decay)
         self.r_tilde = np.zeros(R)
+        self.reward_mask = None
         self.learning = True
+
+    def state_driven_mask(self, substrate):
+        """``float[R, n_hidden]``: 1 for neurons of ``substrate`` with no action-generator input."""
+        n_state_inputs = self.encoder.n_outputs
+        mask = np.ones((len(self.seeds), substrate.n_hidden))
+        for r in range(len(self.seeds)):
+            pre, post, _ = substrate.replica_connectivity(r)
+            mask[r, np.unique(post[pre >= n_state_inputs])] = 0.0
+        return mask
+
+    def use_reward_inputs(self, mask):
+        """Read the reward from the neurons where ``mask`` (``[R, n_hidden]``) is 1 only."""
+        mask = np.asarray(mask, float)
+        if mask.shape != self.W_r[:, 0].shape:
+            raise ValueError(f"reward mask must have shape {self.W_r[:, 0].shape}, got {mask.shape}")
+        self.reward_mask = mask
+        self.W_r *= mask[:, None, :]
 
     @property
     def n_inputs(self):
@@ -70,7 +94,10 @@ class WorldModel:
     def predict(self, counts):
         """Filter one frame of counts; return ``(dxi_hat [R, n_state], r_hat [R])``."""
         x = self.filter(counts)
-        return np.einsum("rkn,rn->rk", self.W_s, x), np.einsum("rkn,rn->rk", self.W_r, x)[:, 0]
+        return np.einsum("rkn,rn->rk", self.W_s, x), np.einsum("rkn,rn->rk", self.W_r, self._reward_x(x))[:, 0]
+
+    def _reward_x(self, x):
+        return x if self.reward_mask is None else x * self.reward_mask
 
     def targets(self, states, next_states, rewards):
         """``(dxi, r~)``: clipped state change and the updated low-pass reward."""
@@ -99,7 +126,7 @@ class WorldModel:
         if self.learning:
             x = self.filter.value
             self.opt_s.step(self.W_s, self.c_state * err_s[:, :, None] * x[:, None, :])
-            self.opt_r.step(self.W_r, self.c_reward * err_r[:, None, None] * x[:, None, :])
+            self.opt_r.step(self.W_r, self.c_reward * err_r[:, None, None] * self._reward_x(x)[:, None, :])
         return {"state_sq_error": (err_s**2).sum(axis=1), "reward_sq_error": err_r**2}
 
     def state(self):

@@ -55,6 +55,42 @@ def test_model_inputs_include_the_action_and_prediction_depends_on_it():
     assert not np.allclose(up, down)
 
 
+def test_state_driven_reward_readout_ignores_the_action_but_state_prediction_does_not():
+    cfg = load_preset("dynapse_pong", {"experiment.protocol": "dream", "experiment.seeds": [3, 4],
+                                       "world_model.n_hidden": 200, "world_model.reward_readout": "state_driven"})
+    substrate, model = build_world_model(cfg, PopulationEncoder.from_config(cfg))
+    mask = model.reward_mask
+    for r in range(2):
+        pre, post, _ = substrate.replica_connectivity(r)
+        sees_action = np.zeros(200, bool)
+        sees_action[post[pre >= 40]] = True
+        np.testing.assert_array_equal(mask[r], ~sees_action)
+        assert 0 < sees_action.sum() < 200
+    rng = np.random.default_rng(0)
+    model.W_s[:] = rng.normal(0, 0.1, model.W_s.shape)
+    states = np.full((2, 4), 120.0)
+    with RuntimeDriver([substrate], FRAME, DT).open() as session:
+        def run(action, learn):
+            session.reset_state("model")
+            model.begin_episode()
+            for _ in range(4):
+                c = session.step({"model": model.rates(states, np.full(2, action))})["model"]
+                if learn:
+                    model.learn(c, states, states + 1.0, np.ones(2))
+                pred = model.predict(c)
+            return pred
+        run(1, learn=True)  # the reward readout learns, but only on state-driven neurons
+        assert np.all(model.W_r[:, 0][mask == 0] == 0) and np.any(model.W_r != 0)
+        (s_up, r_up), (s_down, r_down) = run(1, False), run(2, False)
+    np.testing.assert_allclose(r_up, r_down)
+    assert not np.allclose(s_up, s_down)
+
+
+def test_reward_readout_option_is_checked():
+    with pytest.raises(ConfigError, match="reward_readout"):
+        load_preset("dynapse_dream", {"world_model.reward_readout": "actions"})
+
+
 @pytest.fixture
 def dream_env():
     substrate, model = small_model([0])
