@@ -204,6 +204,9 @@ class DreamConfig:
     """Planning: an n_fut-step model rollout every 2 n_fut real steps (protocol plan)."""
     learn_from_real: bool = True
     """False: the policy learns only from dreams/plans (an ablation of Capone et al.)."""
+    reward_weight: float = 1.0
+    """Scale of the model's predicted rewards in the policy gradient of dreams and rollouts
+    (0: dreams only add optimiser steps, a sham-dreaming control)."""
 
 
 _SECTIONS = {
@@ -376,6 +379,9 @@ class Config:
         _positive_int(dr.per_game, "dream.per_game")
         _nonnegative_int(dr.warmup_frames, "dream.warmup_frames")
         _positive_int(dr.n_fut, "dream.n_fut")
+        _float(dr.reward_weight, "dream.reward_weight")
+        if dr.reward_weight < 0:
+            raise ConfigError(f"dream.reward_weight: must be >= 0, got {dr.reward_weight!r}")
         if not dr.learn_from_real and e.protocol == "awake":
             raise ConfigError("dream.learn_from_real: false leaves nothing to learn from with protocol 'awake'; "
                               "use protocol dream or plan")

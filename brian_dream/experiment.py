@@ -235,7 +235,7 @@ def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True, 
                     model.learning = game < config.world_model.freeze_after_games
                 def plan_hook(t):
                     if t > 0 and t % (2 * dr.n_fut) == 0:
-                        plan_rollout(dream_env, agent, real.states, dr.n_fut)
+                        plan_rollout(dream_env, agent, real.states, dr.n_fut, dr.reward_weight)
 
                 on_step = plan_hook if exp.protocol == "plan" else None
                 stats = awake_game(real, agent, config.env.play_steps, learn,
@@ -243,7 +243,8 @@ def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True, 
                 log(game, "awake", learn, stats, real.take_model_errors() if model else None)
                 if exp.protocol == "dream":
                     for _ in range(dr.per_game):
-                        log(game, "dream", learn, dream(dream_env, agent, real.start_states, dr.length, learn))
+                        log(game, "dream", learn, dream(dream_env, agent, real.start_states, dr.length, learn,
+                                                          dr.reward_weight))
                 recent.append(stats["return"].mean())
                 del recent[: -exp.curve_window]
                 bar.update(1)

@@ -166,21 +166,22 @@ def awake_game(real, agent, play_steps, learn, reward_weight=1.0, on_step=None):
     return stats
 
 
-def dream(dream_env, agent, start_states, length, learn):
+def dream(dream_env, agent, start_states, length, learn, reward_weight=1.0):
     """One dream from real ``start_states``, then the policy update.
 
     The eligibility trace is not cleared between the real game and its dream, as in
-    both papers' code. Rewards are the model's predicted (low-pass) rewards.
+    both papers' code. Rewards are the model's predicted (low-pass) rewards, scaled
+    by ``reward_weight`` in the policy gradient.
     """
     dream_env.reset(options={"states": start_states})
     agent.policy.begin_episode(reset_trace=False)
-    stats = play_episode(dream_env, agent, length)
+    stats = play_episode(dream_env, agent, length, reward_weight)
     with agent.watch("readout"):
         agent.policy.update(learn)
     return stats
 
 
-def plan_rollout(dream_env, agent, start_states, n_fut):
+def plan_rollout(dream_env, agent, start_states, n_fut, reward_weight=1.0):
     """An ``n_fut``-step rollout in the model from the current real state.
 
     Imagined rewards add to the policy gradient of the ongoing game. The agent's
@@ -192,6 +193,6 @@ def plan_rollout(dream_env, agent, start_states, n_fut):
     saved = (policy.filter.value.copy(), policy.trace.copy(), model.filter.value.copy(), model.r_tilde.copy())
     policy.begin_episode(reset_trace=True)
     dream_env.reset(options={"states": start_states, "reset_network": False})
-    stats = play_episode(dream_env, agent, n_fut)
+    stats = play_episode(dream_env, agent, n_fut, reward_weight)
     policy.filter.value[:], policy.trace[:], model.filter.value[:], model.r_tilde[:] = saved
     return stats

@@ -132,6 +132,39 @@ def test_dream_env_reports_nan_predictions_and_clips_states(dream_env):
     assert dream_env.report["nonfinite"] > 0 and dream_env.report["clipped"] > 0
 
 
+class _FixedInputAgent:
+    """A policy readout on constant counts, to drive the dream env without an agent network."""
+
+    def __init__(self):
+        from brian_dream.protocols import Stopwatch
+        from brian_dream.readout import PolicyReadout
+
+        self.policy = PolicyReadout([0], n_hidden=5, n_actions=3)
+        self.watch = Stopwatch()
+        self.grads = []
+        self.policy.update = lambda learn=True: self.grads.append(self.policy.accum.copy())
+
+    def act(self, states, active=None):
+        self.last_counts = np.ones((1, 5))
+        return self.policy.act(self.last_counts, active)
+
+
+def test_dream_reward_weight_scales_the_dream_policy_gradient(dream_env):
+    from brian_dream.protocols import dream
+
+    dream_env.model.W_r[:] = np.random.default_rng(2).normal(0, 0.5, dream_env.model.W_r.shape)
+    grads = {}
+    for weight in (1.0, 0.5, 0.0):
+        agent = _FixedInputAgent()
+        dream(dream_env, agent, dream_env.start_states, 8, learn=True, reward_weight=weight)
+        grads[weight] = agent.grads[0]
+    assert np.abs(grads[1.0]).max() > 0
+    np.testing.assert_allclose(grads[0.5], 0.5 * grads[1.0])
+    assert np.all(grads[0.0] == 0)
+    with pytest.raises(ConfigError, match="reward_weight"):
+        load_preset("dynapse_dream", {"dream.reward_weight": -0.5})
+
+
 def test_model_and_agent_must_agree_on_state_size():
     with pytest.raises(ConfigError, match="state variables"):
         load_preset("dynapse_pong", {"experiment.protocol": "dream", "world_model.n_state": 6})
