@@ -10,7 +10,7 @@ import yaml
 from .chip import board_time
 from .config import Config
 from .errors import CheckpointError
-from .plots import per_replica_curves, plot_band
+from .plots import color_cycle, new_figure, per_replica_curves, plot_band
 from .runs import atomic_write, read_metrics
 
 __all__ = ["block_means", "load_condition", "board_results", "compare_conditions", "games_to_reach"]
@@ -118,20 +118,20 @@ def compare_conditions(conditions, out_dir, reference=True, block=50):
     -------
     summary : dict
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from scipy.stats import mannwhitneyu
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     data = {label: load_condition(dirs, block) for label, dirs in conditions.items()}
     has_model = any(np.isfinite(d[4]["model_state_mse"]).any() for d in data.values())
-    fig, axes = plt.subplots(1, 2 + has_model, figsize=(6 * (2 + has_model), 4.2))
+    fig = new_figure(figsize=(6 * (2 + has_model), 4.2))
+    axes = fig.subplots(1, 2 + has_model)
     ax_r, ax_h = axes[:2]
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    summary = {"block": block, "conditions": {}}
+    colors = color_cycle()
+    # conditions are compared where all of them have data (runs may still be in progress)
+    n_common = min(len(d[0]) for d in data.values())
+    summary = {"block": block, "compared_at_game": int(next(iter(data.values()))[0][n_common - 1]),
+               "conditions": {}}
     for k, (label, (games, values, seeds, entropy, meta)) in enumerate(data.items()):
         plot_band(ax_r, games, values, colors[k], f"{label} (n={len(seeds)})")
         plot_band(ax_h, games, entropy, colors[k], label)
@@ -140,15 +140,17 @@ def compare_conditions(conditions, out_dir, reference=True, block=50):
             axes[2].set_yscale("log")
             axes[2].set_xlabel("games")
             axes[2].set_ylabel("world-model state error (mean squared, RAM units²)")
-        final = values[:, -1]
+        final = values[:, n_common - 1]
         wall = sum(t.get("total", 0.0) for t in meta["timings"])
         summary["conditions"][label] = {
-            "seeds": seeds.tolist(), "games": int(games[-1]), "final_mean": float(final.mean()),
+            "seeds": seeds.tolist(), "games": int(games[-1]), "compared_at_game": int(games[n_common - 1]),
+            "final_mean": float(final.mean()),
             "final_sd": float(final.std(ddof=0)), "final_per_seed": final.round(4).tolist(), "wall_s": wall,
             "board_estimate_s": meta["board_s"],
         }
-        if np.isfinite(meta["model_state_mse"][:, -1]).any():
-            summary["conditions"][label]["final_model_state_mse"] = float(np.nanmean(meta["model_state_mse"][:, -1]))
+        if np.isfinite(meta["model_state_mse"][:, n_common - 1]).any():
+            summary["conditions"][label]["final_model_state_mse"] = float(
+                np.nanmean(meta["model_state_mse"][:, n_common - 1]))
     if reference:
         for k, (label, dreaming) in enumerate((("board, no dreaming", False), ("board, dreaming", True))):
             g, v = board_results(dreaming)
@@ -162,11 +164,13 @@ def compare_conditions(conditions, out_dir, reference=True, block=50):
     ax_r.legend(fontsize=6)
     fig.tight_layout()
     fig.savefig(out_dir / "comparison.png", dpi=120)
-    plt.close(fig)
 
     labels = list(data)
-    lines = ["# Comparison", "", f"Mean return of the last {block} real games per seed (mean ± SD over seeds).", "",
-             "| condition | seeds | games | final mean ± SD | wall time (sum of runs) | board time (est.) |",
+    at = summary["compared_at_game"]
+    lines = ["# Comparison", "", f"Mean return of the {block} real games up to game {at} per seed (mean ± SD over "
+             "seeds), the last block every condition has reached.", "",
+             "| condition | seeds | games run | return at game " + str(at) + " | wall time (sum of runs) "
+             "| board time (est.) |",
              "|---|---|---|---|---|---|"]
     for label, c in summary["conditions"].items():
         if label == "_board":
@@ -177,13 +181,15 @@ def compare_conditions(conditions, out_dir, reference=True, block=50):
         lines.append(f"| {label} (released) | 10 | 2000 | {c['final_mean']:+.3f} ± {c['final_sd']:.3f} | | |")
     if len(labels) == 2:
         (ga, va, *_), (gb, vb, *_) = data[labels[0]], data[labels[1]]
-        u, p = mannwhitneyu(vb[:, -1], va[:, -1], alternative="greater")
-        level = float(va[:, -1].mean())
+        fa, fb = va[:, n_common - 1], vb[:, n_common - 1]
+        u, p = mannwhitneyu(fb, fa, alternative="greater")
+        level = float(fa.mean())
         reach_a, reach_b = games_to_reach(ga, va, level), games_to_reach(gb, vb, level)
         summary["mann_whitney"] = {"greater": labels[1], "than": labels[0], "U": float(u), "p_one_sided": float(p)}
         summary["games_to_final_level_of_first"] = {"level": level, labels[0]: reach_a, labels[1]: reach_b}
-        lines += ["", f"Mann–Whitney U (one-sided, {labels[1]} > {labels[0]}, final values): U = {u:.0f}, p = {p:.4f}.",
-                  f"Games until the seed-mean curve reaches {labels[0]}'s final level ({level:+.3f}): "
+        lines += ["", f"Mann–Whitney U (one-sided, {labels[1]} > {labels[0]}, values at game {at}): U = {u:.0f}, "
+                  f"p = {p:.4f}.",
+                  f"Games until the seed-mean curve reaches {labels[0]}'s level at game {at} ({level:+.3f}): "
                   f"{labels[0]} {reach_a}, {labels[1]} {reach_b}."]
     lines += ["", "![comparison](comparison.png)", ""]
     for label, dirs in conditions.items():

@@ -1,5 +1,6 @@
 """Training experiments: build the networks, play the games, write the run folder."""
 
+import gc
 import sys
 import time
 from dataclasses import dataclass, field
@@ -131,6 +132,9 @@ def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True, 
     result : `TrainResult`
     """
     t_start = time.perf_counter()
+    # a previous run's Brian2 objects may still sit in reference cycles; collected now,
+    # this run's groups get the same names and so reuse the compiled code
+    gc.collect()
     checkpoint_state, rows = None, []
     if resume is not None:
         config, checkpoint_state, rows = _load_for_resume(resume, overrides)

@@ -34,9 +34,25 @@ def plot_band(ax, x, curves, color, label):
     mean = np.nanmean(curves, axis=0)
     sd = np.nanstd(curves, axis=0)
     p80 = np.nanpercentile(curves, 80, axis=0)
+    marker = "o" if len(mean) == 1 else None  # a single block is a point, not a line
     ax.fill_between(x, mean - sd, mean + sd, color=color, alpha=0.2, lw=0)
-    ax.plot(x, mean, "--", color=color, label=f"{label} mean ± SD")
-    ax.plot(x, p80, "-", color=color, label=f"{label} 80th percentile")
+    ax.plot(x, mean, "--", color=color, marker=marker, label=f"{label} mean ± SD")
+    ax.plot(x, p80, "-", color=color, marker=marker, mfc="none", label=f"{label} 80th percentile")
+
+
+def new_figure(figsize):
+    """A matplotlib Figure outside pyplot: nothing is shown or kept alive, and the
+    caller's backend (a notebook's inline one) is left as it is."""
+    from matplotlib.figure import Figure
+
+    return Figure(figsize=figsize)
+
+
+def color_cycle():
+    """The current matplotlib colour cycle."""
+    from matplotlib import rcParams
+
+    return rcParams["axes.prop_cycle"].by_key()["color"]
 
 
 def learning_curve_figure(runs, window=50, path=None, title=None, reference=None):
@@ -53,13 +69,10 @@ def learning_curve_figure(runs, window=50, path=None, title=None, reference=None
     reference : dict of str to (games, curves[R, n]), optional
         Curves drawn beside ours, e.g. the board's released results.
     """
-    import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax_r, ax_h) = plt.subplots(1, 2, figsize=(11, 4))
-    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    fig = new_figure(figsize=(11, 4))
+    (ax_r, ax_h) = fig.subplots(1, 2)
+    colors = color_cycle()
     for k, (label, metrics) in enumerate(runs.items()):
         games, ret = per_replica_curves(metrics, "return")
         _, ent = per_replica_curves(metrics, "entropy")
@@ -78,7 +91,6 @@ def learning_curve_figure(runs, window=50, path=None, title=None, reference=None
     fig.tight_layout()
     if path is not None:
         fig.savefig(path, dpi=120)
-        plt.close(fig)
     return fig
 
 
@@ -93,15 +105,12 @@ def dream_vs_real_figure(comparison, replica=0, names=None, path=None):
     names : list of str, optional
         State variable names (default: Pong's ball x, CPU paddle y, player paddle y, ball y).
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
     real, dream = comparison["real_states"][:, replica], comparison["dream_states"][:, replica]
     names = names or ["ball x", "CPU paddle y", "player paddle y", "ball y"]
     n = real.shape[1]
-    fig, axes = plt.subplots(1, n + 1, figsize=(3.2 * (n + 1), 3))
+    fig = new_figure(figsize=(3.2 * (n + 1), 3))
+    axes = fig.subplots(1, n + 1)
     for k in range(n):
         axes[k].plot(real[:, k], "k-", label="real")
         axes[k].plot(dream[:, k], "m--", label="dream")
@@ -116,5 +125,4 @@ def dream_vs_real_figure(comparison, replica=0, names=None, path=None):
     fig.tight_layout()
     if path is not None:
         fig.savefig(path, dpi=110)
-        plt.close(fig)
     return fig

@@ -269,14 +269,13 @@ def _summarise(spec, root, jobs):
 
 def _parameter_figure(spec, root, rows):
     """Final return (mean ± SD over seeds, and each seed) against each grid parameter, per condition."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
 
+    from .plots import new_figure
+
     keys = list(spec.grid)
-    fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 3.8), squeeze=False)
+    fig = new_figure(figsize=(5 * len(keys), 3.8))
+    axes = fig.subplots(1, len(keys), squeeze=False)
     for ax, key in zip(axes[0], keys):
         values = spec.grid[key]
         numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
@@ -299,4 +298,3 @@ def _parameter_figure(spec, root, rows):
                  "parameters pooled)", fontsize=9)
     fig.tight_layout()
     fig.savefig(root / "parameter_study.png", dpi=120)
-    plt.close(fig)

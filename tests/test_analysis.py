@@ -9,12 +9,12 @@ from brian_dream.cli import main
 from brian_dream.runs import RunFolder, rows_to_columns
 
 
-def fake_run(path, name, seeds, offset, games=100, model_error=None):
-    """A run folder whose seed s scores offset + s/100 in every game."""
+def fake_run(path, name, seeds, offset, games=100, model_error=None, slope=0.0):
+    """A run folder whose seed s scores offset + s/100 (+ slope * game) in every game."""
     path.mkdir(parents=True)
     (path / "config.yaml").write_text(yaml.safe_dump({"experiment": {"name": name}}))
     rows = [{"game": g, "replica": r, "seed": s, "phase": "awake", "learning": True,
-             "return": offset + s / 100, "entropy": 0.5, "rate_hz": 5.0, "steps": 100,
+             "return": offset + s / 100 + slope * g, "entropy": 0.5, "rate_hz": 5.0, "steps": 100,
              "model_state_mse": model_error / (g + 1) if model_error else None}
             for g in range(games) for r, s in enumerate(seeds)]
     RunFolder(path).write_metrics(rows)
@@ -50,6 +50,19 @@ def test_compare_merges_seeds_and_tests_the_difference(tmp_path):
     # the reverse comparison is not significant
     rev = compare_conditions({"dream": [b], "base": [a1, a2]}, tmp_path / "rev", reference=False)
     assert rev["mann_whitney"]["p_one_sided"] > 0.5
+
+
+def test_compare_uses_the_last_block_all_conditions_reached(tmp_path):
+    # "base" has run twice as long and overtakes "dream" only after game 100
+    a = fake_run(tmp_path / "a", "base", [0, 1, 2, 3, 4], -1.0, games=200, slope=0.02)
+    b = fake_run(tmp_path / "b", "dream", [0, 1, 2, 3, 4], 1.0, games=100)
+    summary = compare_conditions({"base": [a], "dream": [b]}, tmp_path / "out", reference=False)
+    assert summary["compared_at_game"] == 100
+    base = summary["conditions"]["base"]
+    assert base["games"] == 200 and base["compared_at_game"] == 100
+    assert base["final_mean"] == pytest.approx(-1.0 + 0.02 + 0.02 * 74.5)
+    assert summary["mann_whitney"]["p_one_sided"] < 0.01
+    assert "up to game 100" in (tmp_path / "out" / "comparison.md").read_text()
 
 
 def test_compare_refuses_repeated_seeds(tmp_path):

@@ -1,0 +1,100 @@
+"""Wall time of the neuromorphic-dreaming experiment (10 seeds x 2000 games, without and with dreaming).
+
+Usage::
+
+    python benchmarks/experiment_walltime.py              # 10 replicas, 20 games per protocol
+    python benchmarks/experiment_walltime.py --games 5 --replicas 2    # a quick check
+
+Times a short run of each protocol with all seeds as replicas of one simulation
+(as ``brian-dream sweep dreaming_main`` runs them), learning switched on from the
+first game, and scales the per-game time to the full experiment. The board needed
+about 1 h per no-dream run and 3 h per dreaming run, 40 h for the 20 runs
+(Blakowski et al. 2024, code README); ``brian_dream.chip.board_time`` gives the same
+estimate from the 8.4 ms + 10 ms per network step. The two protocols run one after
+the other here; on 2 cores ``--jobs 2`` runs them side by side. Writes
+``benchmarks/results/experiment_walltime.json``. Where a finished 2000-game run
+folder is given (``--measured NAME=RUN_DIR``), its recorded wall time is reported
+beside the projection.
+"""
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from brian_dream import load_preset, train
+from brian_dream.chip import board_time
+from brian_dream.runs import RunFolder, atomic_write, package_versions, platform_info
+
+PROTOCOLS = {"no_dreaming": "dynapse_pong", "dreaming": "dynapse_dream"}
+BOARD_HOURS_PER_RUN = {"no_dreaming": 1.0, "dreaming": 3.0}  # code README of blakeyy/neuromorphic_dreaming
+
+
+def time_protocol(preset, replicas, games):
+    overrides = {"experiment.seeds": list(range(replicas)), "experiment.games": games,
+                 "agent.start_learning_game": 0}
+    t0 = time.perf_counter()
+    result = train(preset, out_dir=None, overrides=overrides, progress=False)
+    wall = time.perf_counter() - t0
+    t = result.timings
+    # the final dream-vs-real comparison game is not part of the experiment's games
+    per_game = (t["simulation"] + t["host"]) / (games + 1)
+    return {"preset": preset, "replicas": replicas, "games_timed": games, "wall_s": wall, "setup_s": t["setup"],
+            "seconds_per_game": per_game,
+            "split_s": {"simulation": t["simulation"], "environment": t["env"], "readout_learning": t["readout"],
+                        "world_model": t["model"]}}
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--replicas", type=int, default=10, help="seeds as replicas of one simulation (default 10)")
+    p.add_argument("--games", type=int, default=20, help="games timed per protocol (default 20)")
+    p.add_argument("--full-games", type=int, default=2000, help="games of the full experiment (default 2000)")
+    p.add_argument("--measured", nargs="*", default=[], metavar="NAME=RUN_DIR",
+                   help="finished run folders whose recorded wall time to report")
+    p.add_argument("--out", default=str(Path(__file__).parent / "results" / "experiment_walltime.json"))
+    args = p.parse_args(argv)
+
+    print("warming up (compiling both networks) ...", flush=True)
+    train("dynapse_dream", out_dir=None, overrides={"experiment.games": 1, "experiment.seeds": [0]}, progress=False)
+    rows = {}
+    for name, preset in PROTOCOLS.items():
+        row = time_protocol(preset, args.replicas, args.games)
+        row["projected_full_s"] = row["seconds_per_game"] * args.full_games
+        row["board_estimate_s"] = board_time(load_preset(preset))["seconds"] * args.full_games * args.replicas
+        row["board_reported_s"] = BOARD_HOURS_PER_RUN[name] * 3600 * args.replicas
+        rows[name] = row
+        print(f"{name:12s}: {row['seconds_per_game']:.2f} s per game of {args.replicas} replicas -> "
+              f"{row['projected_full_s'] / 3600:.2f} h for {args.full_games} games "
+              f"(board: {row['board_reported_s'] / 3600:.0f} h reported, {row['board_estimate_s'] / 3600:.1f} h estimated)",
+              flush=True)
+    total = sum(r["projected_full_s"] for r in rows.values())
+    print(f"whole experiment ({args.replicas} seeds x 2 conditions x {args.full_games} games): {total / 3600:.2f} h "
+          f"sequential, {max(r['projected_full_s'] for r in rows.values()) / 3600:.2f} h with the two conditions "
+          f"on two cores; the board: {sum(r['board_reported_s'] for r in rows.values()) / 3600:.0f} h")
+    measured = {}
+    for item in args.measured:
+        name, _, run_dir = item.partition("=")
+        meta = RunFolder(run_dir).read_meta()
+        measured[name] = {"run_dir": run_dir, "finished": "finished" in meta,
+                          "wall_s": meta.get("timings", {}).get("total"), "seeds": meta.get("seeds")}
+    out = {
+        "benchmark": "neuromorphic-dreaming experiment wall time",
+        "device": "runtime (cython)",
+        "full_games": args.full_games,
+        "protocols": rows,
+        "projected_total_sequential_s": total,
+        "projected_total_two_cores_s": max(r["projected_full_s"] for r in rows.values()),
+        "measured_runs": measured,
+        "versions": package_versions(),
+        "platform": platform_info(),
+        "date": time.strftime("%Y-%m-%d"),
+    }
+    atomic_write(args.out, json.dumps(out, indent=2))
+    print(f"written: {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
