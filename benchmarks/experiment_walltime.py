@@ -18,14 +18,13 @@ beside the projection.
 """
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
 from brian_dream import load_preset, train
 from brian_dream.chip import board_time
-from brian_dream.runs import RunFolder, atomic_write, package_versions, platform_info
+from brian_dream.runs import RunFolder, write_record
 
 PROTOCOLS = {"no_dreaming": "dynapse_pong", "dreaming": "dynapse_dream"}
 BOARD_HOURS_PER_RUN = {"no_dreaming": 1.0, "dreaming": 3.0}  # code README of blakeyy/neuromorphic_dreaming
@@ -87,12 +86,8 @@ def main(argv=None):
         "projected_total_sequential_s": total,
         "projected_total_two_cores_s": max(r["projected_full_s"] for r in rows.values()),
         "measured_runs": measured,
-        "versions": package_versions(),
-        "platform": platform_info(),
-        "date": time.strftime("%Y-%m-%d"),
     }
-    atomic_write(args.out, json.dumps(out, indent=2))
-    print(f"written: {args.out}")
+    write_record(args.out, out)
     return 0
 
 

@@ -14,13 +14,12 @@ Writes ``benchmarks/results/throughput.json`` (and prints a table).
 """
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
 
 from brian_dream import train
-from brian_dream.runs import atomic_write, package_versions, platform_info
+from brian_dream.runs import write_record
 
 CHIP_MS_PER_FRAME = 18.4
 NUMPY_REFERENCE_MS_PER_STEP = 4.0
@@ -81,12 +80,8 @@ def main(argv=None):
         "device": "runtime (cython)",
         "references": {"chip_ms_per_frame": CHIP_MS_PER_FRAME, "numpy_reference_ms_per_step": NUMPY_REFERENCE_MS_PER_STEP},
         "results": rows,
-        "versions": package_versions(),
-        "platform": platform_info(),
-        "date": time.strftime("%Y-%m-%d"),
     }
-    atomic_write(args.out, json.dumps(out, indent=2))
-    print(f"written: {args.out}")
+    write_record(args.out, out)
     return 0
 
 

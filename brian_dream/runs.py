@@ -42,6 +42,15 @@ def atomic_write(path, data):
         raise
 
 
+def write_record(path, record):
+    """Write ``record`` (a dict) as JSON to ``path`` atomically, with the package versions,
+    the platform and the date added; for benchmark results."""
+    record = {**record, "versions": package_versions(), "platform": platform_info(),
+              "date": time.strftime("%Y-%m-%d")}
+    atomic_write(path, json.dumps(record, indent=2))
+    print(f"written: {path}")
+
+
 def package_versions():
     """Installed versions of the packages a result depends on."""
     out = {"python": sys.version.split()[0]}

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import yaml
 
-from .config import _suggest, load_preset
+from .config import _read_yaml, _suggest, load_preset
 from .errors import CheckpointError, ConfigError
 from .runs import atomic_write
 
@@ -74,12 +74,7 @@ def load_sweep(spec):
                                   f"({', '.join(names)})")
             path = shipped
         where = str(spec)
-        try:
-            spec = yaml.safe_load(path.read_text())
-        except yaml.YAMLError as err:
-            raise ConfigError(f"{where}: not valid YAML ({err})") from None
-    if not isinstance(spec, dict):
-        raise ConfigError(f"{where}: must hold a mapping")
+        spec = _read_yaml(path, where)
     unknown = [k for k in spec if k not in _KEYS]
     if unknown:
         raise ConfigError(f"{where}: unknown key {unknown[0]!r}{_suggest(unknown[0], _KEYS)}; keys are {', '.join(_KEYS)}")
