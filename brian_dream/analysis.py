@@ -35,6 +35,23 @@ def block_means(metrics, block=50):
     return block * np.arange(1, n + 1), values, seeds
 
 
+def _wall_timings(run_dir):
+    """A run folder's timings; for a run still in progress, ``total`` is the wall time up to
+    its last checkpoint."""
+    import json
+
+    meta_path = run_dir / "meta.json"
+    timings = json.loads(meta_path.read_text()).get("timings", {}) if meta_path.is_file() else {}
+    if "total" not in timings and (run_dir / "checkpoint.npz").is_file():
+        try:
+            with np.load(run_dir / "checkpoint.npz") as ckpt:
+                if "elapsed_s" in ckpt:
+                    timings = {**timings, "total": float(ckpt["elapsed_s"]), "in_progress": True}
+        except (OSError, ValueError):  # an unreadable checkpoint just leaves the wall time unknown
+            pass
+    return timings
+
+
 def load_condition(run_dirs, block=50):
     """Merge the seeds of several run folders of one condition.
 
@@ -61,11 +78,7 @@ def load_condition(run_dirs, block=50):
         seeds.extend(s.tolist())
         entropy.append(_blocks(m, "entropy", b, n))
         model_error.append(_blocks(m, "model_state_mse", b, n))
-        meta_path = d / "meta.json"
-        if meta_path.is_file():
-            import json
-
-            timings.append(json.loads(meta_path.read_text()).get("timings", {}))
+        timings.append(_wall_timings(d))
         config = Config.from_dict(yaml.safe_load((d / "config.yaml").read_text()))
         board_s += board_time(config)["seconds"] * (int(m["game"].max()) + 1) * len(s)
     n = len(games)

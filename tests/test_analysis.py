@@ -65,6 +65,16 @@ def test_compare_uses_the_last_block_all_conditions_reached(tmp_path):
     assert "up to game 100" in (tmp_path / "out" / "comparison.md").read_text()
 
 
+def test_wall_time_of_a_run_in_progress_comes_from_its_checkpoint(tmp_path):
+    done = fake_run(tmp_path / "a", "base", [0, 1], -1.0)
+    (done / "meta.json").write_text('{"timings": {"total": 120.0}}')
+    going = fake_run(tmp_path / "b", "dream", [0, 1], -0.5)
+    RunFolder(going).write_checkpoint({"elapsed_s": np.array(300.0), "game": np.array(99)})
+    summary = compare_conditions({"base": [done], "dream": [going]}, tmp_path / "out", reference=False)
+    assert summary["conditions"]["base"]["wall_s"] == 120.0
+    assert summary["conditions"]["dream"]["wall_s"] == 300.0
+
+
 def test_compare_refuses_repeated_seeds(tmp_path):
     a1 = fake_run(tmp_path / "a1", "base", [0, 1], -1.0)
     a2 = fake_run(tmp_path / "a2", "base", [1, 2], -1.0)
