@@ -61,6 +61,9 @@ def _add_config_options(p):
     p.add_argument("--seed", type=_nonnegative, default=None, metavar="SEED",
                    help="first seed for --seeds (default 0; alone: run one replica with this seed)")
     p.add_argument("--seed-list", type=_seed_list, metavar="S1,S2,...", help="explicit list of replica seeds")
+    p.add_argument("--device", choices=["runtime", "cpp", "cuda"],
+                   help="runtime: Brian2 runtime mode; cpp: the network compiled once with cpp_standalone and "
+                        "driven frame by frame; cuda: brian2cuda (simulation.device)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override any config value by dotted key, value read as YAML; repeatable "
                         "(e.g. --set agent.learning_rate=0 --set substrate.neuron_params.tau_mem='15 ms')")
@@ -86,6 +89,14 @@ def build_parser():
     p.add_argument("--resume", metavar="RUN_DIR",
                    help="continue this run folder from its last complete checkpoint (same config; --games may "
                         "extend it); the result equals an uninterrupted run")
+
+    p = sub.add_parser("export", help="write the compiled (standalone C++) project of a configured network",
+                       description="Generate the cpp_standalone project of the configured agent network (and world "
+                                   "model, for dream/plan protocols) with the frame bridge, into a new folder with a "
+                                   "README, a layout.json and drive.py, a numpy-only host that builds nothing and "
+                                   "runs the compiled network frame by frame. Build it there with 'make'.")
+    _add_config_options(p)
+    p.add_argument("--out", required=True, metavar="DIR", help="new (or empty) folder for the project")
 
     p = sub.add_parser("show-config", help="print the fully resolved configuration as YAML",
                        description="Print every configuration value (preset + overrides + defaults) as YAML.")
@@ -148,6 +159,8 @@ def _config_from_args(args):
         overrides["experiment.games"] = args.games
     if args.protocol is not None:
         overrides["experiment.protocol"] = args.protocol
+    if getattr(args, "device", None) is not None:
+        overrides["simulation.device"] = args.device
     if args.seed_list is not None:
         if args.seeds is not None or args.seed is not None:
             raise ConfigError("give either --seed-list or --seeds/--seed, not both")
@@ -163,7 +176,7 @@ def _cmd_train(args):
     from .experiment import train
 
     if args.resume:
-        if args.overrides or args.seeds or args.seed is not None or args.seed_list or args.protocol:
+        if args.overrides or args.seeds or args.seed is not None or args.seed_list or args.protocol or args.device:
             raise ConfigError("--resume continues a run with its own config; only --games may be given")
         overrides = {"experiment.games": args.games} if args.games else None
         result = train(resume=args.resume, overrides=overrides, progress=not args.quiet)
@@ -180,6 +193,15 @@ def _cmd_train(args):
           f"env {t['env']:.1f}, readout {t['readout']:.1f}; "
           f"{t['agent_frames'] / max(t['this_process'] - t['setup'], 1e-9):.0f} agent-frames/s; "
           f"the board would take {_duration(t['board_estimate'] * len(final))} (one seed after another)")
+
+
+def _cmd_export(args):
+    from .experiment import export
+
+    config = _config_from_args(args)
+    path = export(config, args.out)
+    print(f"standalone project written to {path}; build it with: make -C {path}; "
+          f"then run: python {path / 'drive.py'}")
 
 
 def _duration(seconds):
@@ -274,6 +296,7 @@ def _cmd_compare(args):
 _COMMANDS = {
     "train": _cmd_train,
     "show-config": _cmd_show_config,
+    "export": _cmd_export,
     "presets": _cmd_presets,
     "envs": _cmd_envs,
     "neuron": _cmd_neuron,

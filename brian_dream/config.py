@@ -118,7 +118,8 @@ class SimulationConfig:
     """How Brian2 simulates the substrate."""
 
     device: str = "runtime"
-    """``runtime`` (Brian2 runtime mode with a frame hook)."""
+    """``runtime`` (Brian2 runtime mode with a frame hook), ``cpp`` (cpp_standalone: the network
+    is compiled once and driven frame by frame through a pipe) or ``cuda`` (brian2cuda)."""
     codegen_target: str = "cython"
     """Brian2 runtime code generation target: ``cython`` (fast) or ``numpy`` (no compiler)."""
     dt: str = "0.5 ms"
@@ -207,6 +208,11 @@ class DreamConfig:
     reward_weight: float = 1.0
     """Scale of the model's predicted rewards in the policy gradient of dreams and rollouts
     (0: dreams only add optimiser steps, a sham-dreaming control)."""
+    reward_baseline: bool = False
+    """Subtract a running mean of the predicted rewards before they enter the policy
+    gradient of dreams and rollouts, so a model's reward bias cannot drive the policy."""
+    baseline_decay: float = 0.99
+    """Per-step decay of that running mean (0.99: about the last 100 model steps)."""
 
 
 _SECTIONS = {
@@ -221,7 +227,7 @@ _SECTIONS = {
 }
 
 _PROTOCOLS = ("awake", "dream", "plan")
-_DEVICES = ("runtime",)
+_DEVICES = ("runtime", "cpp", "cuda")
 
 
 def _suggest(name, choices):
@@ -380,6 +386,9 @@ class Config:
         _nonnegative_int(dr.warmup_frames, "dream.warmup_frames")
         _positive_int(dr.n_fut, "dream.n_fut")
         _float(dr.reward_weight, "dream.reward_weight")
+        _float(dr.baseline_decay, "dream.baseline_decay")
+        if not 0.0 <= dr.baseline_decay < 1.0:
+            raise ConfigError(f"dream.baseline_decay: must be in [0, 1), got {dr.baseline_decay!r}")
         if dr.reward_weight < 0:
             raise ConfigError(f"dream.reward_weight: must be >= 0, got {dr.reward_weight!r}")
         if not dr.learn_from_real and e.protocol == "awake":

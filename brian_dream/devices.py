@@ -14,6 +14,7 @@ and its return value is returned by `FrameDriver.run`. The controller never sees
 Brian2, so the same experiment code serves every device.
 """
 
+import contextlib
 import time
 
 import numpy as np
@@ -21,7 +22,7 @@ from brian2 import Network, NetworkOperation, get_device, prefs, second
 
 from .errors import DeviceError
 
-__all__ = ["FrameDriver", "FrameSession", "RuntimeDriver", "make_driver"]
+__all__ = ["FrameDriver", "FrameSession", "RuntimeDriver", "make_driver", "building_for", "DEVICES"]
 
 #: Simulated time per ``Network.run`` call of the runtime driver (about 28 h).
 _CHUNK = 1e5 * second
@@ -53,6 +54,28 @@ class FrameDriver:
 
     def run(self, controller):
         raise NotImplementedError
+
+    def get_state(self):
+        """``{"t": s, "net.<substrate>.<part>.<variable>": array}`` between frames.
+
+        ``t`` is the simulated time at the start of the next frame and every
+        ``lastspike`` is on that same absolute clock, so a state taken on one device
+        can be restored on another.
+        """
+        raise NotImplementedError
+
+    def set_state(self, state):
+        """Restore a `get_state` result (before the first frame or between frames)."""
+        raise NotImplementedError
+
+    def close(self):
+        """Release what the driver holds (a compiled program's process); idempotent."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
 
     def run_frames(self, rates):
         """Simulate one frame per entry of ``rates`` and return the counts.
@@ -174,17 +197,11 @@ class FrameSession:
     def get_state(self):
         """State of every substrate and the simulated time, between frames (for checkpoints)."""
         self.flush()
-        state = {"t": np.array(float(self.driver.network.t))}
-        for n, sub in self.driver.substrates.items():
-            state.update({f"net.{n}.{k}": v for k, v in sub.get_state().items()})
-        return state
+        return self.driver.get_state()
 
     def set_state(self, state):
         """Restore `get_state`'s result (before the first or between frames)."""
-        shift = float(self.driver.network.t) - float(state["t"])
-        for n, sub in self.driver.substrates.items():
-            prefix = f"net.{n}."
-            sub.set_state({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}, shift)
+        self.driver.set_state(state)
 
     def reset_state(self, name):
         """Put substrate ``name`` back to its initial state before the next frame."""
@@ -211,8 +228,7 @@ class FrameSession:
 class RuntimeDriver(FrameDriver):
     """Brian2 runtime mode: one long ``run()`` with a frame hook.
 
-    A `~brian2.NetworkOperation` at the start of every frame hands the previous
-    frame's counts to the controller and writes the rates it yields straight into the
+    A `~brian2.NetworkOperation` at the end of every frame hands its counts to the controller and writes the rates it yields straight into the
     input group's state array. One ``run()`` per experiment avoids Brian's set-up cost
     per call (about 90 ms, measured), which would dominate frame-sized runs.
 
@@ -236,29 +252,35 @@ class RuntimeDriver(FrameDriver):
         objects = []
         for s in self.substrates.values():
             objects.extend(s.objects)
-        self._hook = NetworkOperation(self._frame, dt=frame_duration, when="start", name="frame_hook*")
+        # The hook runs at the end of every step and acts on a frame's last one, so
+        # a run that ends stops exactly at a frame boundary (a hook at the start of
+        # a frame would let Brian finish that step first, one step too many).
+        self._hook = NetworkOperation(self._tick, dt=dt, when="end", name="frame_hook*")
         self.network = Network(*objects, self._hook)
         self._rates = {n: s.inputs.variables["rate"].get_value() for n, s in self.substrates.items()}
         self._counts = {n: s.hidden.variables["count"].get_value() for n, s in self.substrates.items()}
         self._controller = None
+        self._step = 0
+        self._now = 0.0
 
-    def _frame(self):
-        t0 = time.perf_counter()
+    def _tick(self):
+        # every time step, at its end: the frame's last step hands over
         if self._first_frame_at is None:
-            self._first_frame_at = t0
+            self._first_frame_at = time.perf_counter()  # code generation and compilation are done
+        self._step += 1
+        if self._step < self.steps_per_frame:
+            return
+        self._step = 0
+        self._now = float(self.network.t) + float(self.dt)
+        t0 = time.perf_counter()
         try:
-            if self._started:
-                counts = {}
-                for n, s in self.substrates.items():
-                    c = self._counts[n]
-                    counts[n] = np.rint(c).astype(np.int64).reshape(s.n_replicas, s.n_hidden)
-                    c[:] = 0
-                self.timings["frames"] += 1
-                request = self._controller.send(counts)
-            else:
-                self._started = True
-                request = next(self._controller)
-            self._apply(request)
+            counts = {}
+            for n, s in self.substrates.items():
+                c = self._counts[n]
+                counts[n] = np.rint(c).astype(np.int64).reshape(s.n_replicas, s.n_hidden)
+                c[:] = 0
+            self.timings["frames"] += 1
+            self._apply(self._controller.send(counts))
         except StopIteration as stop:
             self._result = stop.value
             self._finished = True
@@ -280,15 +302,33 @@ class RuntimeDriver(FrameDriver):
                 raise KeyError(f"controller yielded rates for unknown substrate {n!r}; known: {list(self.substrates)}")
             self._rates[n][:] = self.substrates[n].check_rates(rates).ravel()
 
+    def get_state(self):
+        state = {"t": np.array(self._now)}
+        for n, sub in self.substrates.items():
+            state.update({f"net.{n}.{k}": v for k, v in sub.get_state().items()})
+        return state
+
+    def set_state(self, state):
+        shift = self._now - float(state["t"])
+        for n, sub in self.substrates.items():
+            prefix = f"net.{n}."
+            sub.set_state({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}, shift)
+
     def run(self, controller):
         """Run ``controller`` to completion; returns its return value."""
         prefs.codegen.target = self.codegen_target
         self._controller = controller
-        self._started = self._finished = False
+        self._finished = False
         self._result = self._error = None
         self._first_frame_at = None
+        self._step = 0
         host_before = self.timings["host"]
         t0 = time.perf_counter()
+        try:
+            self._apply(next(controller))
+        except StopIteration as stop:
+            return stop.value
+        self.timings["host"] += time.perf_counter() - t0
         # The length is unknown in advance: run in long chunks until the hook stops the
         # network (controller returned or raised) or the user interrupts.
         while True:
@@ -308,11 +348,47 @@ class RuntimeDriver(FrameDriver):
         return self._result
 
 
-def make_driver(device, substrates, frame_duration, dt, codegen_target="cython"):
-    """Create the frame driver for ``device`` (``"runtime"``)."""
+#: Devices a frame driver exists for (``simulation.device``).
+DEVICES = ("runtime", "cpp", "cuda")
+
+
+def make_driver(device, substrates, frame_duration, dt, codegen_target="cython", build_dir=None):
+    """Create the frame driver for ``device``: ``"runtime"``, ``"cpp"`` or ``"cuda"``.
+
+    For the standalone devices the substrates must have been built inside
+    `building_for` of the same device; the program is generated and compiled here
+    (or taken from the build cache, see `brian_dream.standalone`).
+    """
     if device == "runtime":
         return RuntimeDriver(substrates, frame_duration, dt, codegen_target)
-    raise DeviceError(f"unknown device {device!r}; available: runtime")
+    if device in ("cpp", "cuda"):
+        from .standalone import StandaloneDriver
+
+        return StandaloneDriver(substrates, frame_duration, dt, device=device, build_dir=build_dir)
+    raise DeviceError(f"unknown device {device!r}; available: {', '.join(DEVICES)}")
+
+
+@contextlib.contextmanager
+def building_for(device):
+    """Context in which Brian2 objects are created for ``device``.
+
+    ``runtime`` changes nothing. ``cpp`` and ``cuda`` check that the device can work
+    here (compiler; brian2cuda, nvcc and a GPU), switch Brian2 to a fresh standalone
+    device, and switch back to runtime mode on leaving, so a notebook can train on
+    several devices one after another.
+    """
+    if device == "runtime":
+        yield
+        return
+    if device not in DEVICES:
+        raise DeviceError(f"unknown device {device!r}; available: {', '.join(DEVICES)}")
+    from .standalone import activate_standalone, deactivate_standalone
+
+    saved = activate_standalone(device)
+    try:
+        yield
+    finally:
+        deactivate_standalone(saved)
 
 
 

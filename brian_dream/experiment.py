@@ -12,20 +12,20 @@ from brian2 import ms
 from tqdm.auto import tqdm
 
 from .config import Config, load_preset
-from .devices import make_driver
+from .devices import building_for, make_driver
 from .encoding import PopulationEncoder
 from .envs import VectorGames
 from .errors import ConfigError
 from .envs.dream import DreamVectorEnv
 from .protocols import RealGames, SpikingAgent, Stopwatch, awake_game, dream, plan_rollout
 from .quantities import parse_quantity
-from .readout import PolicyReadout
+from .readout import PolicyReadout, RewardBaseline
 from .chip import board_time
 from .runs import RunFolder, package_versions, platform_info, rows_to_columns
 from .substrate import Substrate
 from .worldmodel import WorldModel
 
-__all__ = ["train", "TrainResult", "build_agent_substrate", "build_world_model", "dream_vs_real"]
+__all__ = ["train", "export", "TrainResult", "build_agent_substrate", "build_world_model", "dream_vs_real"]
 
 
 @dataclass
@@ -102,6 +102,45 @@ def build_world_model(config, encoder, name="model"):
     return substrate, model
 
 
+def _build_networks(config, encoder):
+    """Seed Brian2, build the agent substrate and, if the protocol needs one, the world model.
+
+    Returns ``(substrates, world_model or None)``.
+    """
+    brian2.seed(config.experiment.seeds[0])
+    substrates, model = [build_agent_substrate(config)], None
+    if config.uses_world_model():
+        model_substrate, model = build_world_model(config, encoder)
+        substrates.append(model_substrate)
+    return substrates, model
+
+
+def export(config, directory, overrides=None):
+    """Write the compiled-device project of ``config``'s networks into a new folder ``directory``.
+
+    The folder holds Brian2's cpp_standalone project with the frame bridge, a
+    README, ``layout.json`` and ``drive.py`` (see `brian_dream.standalone.export_project`)
+    and the resolved ``config.yaml``. Returns the folder's path.
+    """
+    import yaml
+
+    from .standalone import export_project
+
+    config = _as_config(config, overrides)
+    device = config.simulation.device if config.simulation.device != "runtime" else "cpp"
+    encoder = PopulationEncoder.from_config(config)
+    frame = parse_quantity(config.simulation.frame_duration, ms)
+    readme = (f"# brian_dream standalone network: {config.experiment.name}\n\n"
+              f"Exported by brian_dream {__import__('brian_dream').__version__} from the configuration in "
+              f"`config.yaml` (seeds {config.experiment.seeds}, device {device}).\n")
+    try:
+        path = export_project(lambda: _build_networks(config, encoder)[0], device, frame, directory, readme)
+    except FileExistsError as err:
+        raise ConfigError(str(err)) from None
+    (path / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+    return path
+
+
 def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True, resume=None):
     """Train R agents (one per seed) in one simulation, with the configured protocol.
 
@@ -146,24 +185,21 @@ def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True, 
     # -- seeding: every replica draws from streams derived from its own seed
     # (brian_dream.seeding.replica_rng); Brian2's own stream is only used by Poisson
     # generators, and is seeded from the first replica's seed.
-    brian2.seed(seeds[0])
-
-    # -- build everything before anything is written, so bad input leaves no folder
+    # -- build everything before anything is written, so bad input leaves no folder;
+    # on cpp/cuda the network is compiled here, once (or taken from the build cache)
     frame = parse_quantity(sim.frame_duration, ms)
     frame_s = float(frame / brian2.second)
     encoder = PopulationEncoder.from_config(config)
-    substrates = [build_agent_substrate(config)]
-    model = None
-    if config.uses_world_model():
-        model_substrate, model = build_world_model(config, encoder)
-        substrates.append(model_substrate)
-    driver = make_driver(sim.device, substrates, frame, parse_quantity(sim.dt, ms), sim.codegen_target)
+    with building_for(sim.device):
+        substrates, model = _build_networks(config, encoder)
+        driver = make_driver(sim.device, substrates, frame, parse_quantity(sim.dt, ms), sim.codegen_target)
     games = VectorGames(config.env.id, seeds, **config.env.kwargs)
     policy = PolicyReadout(
         seeds, config.substrate.n_hidden, config.n_actions(), learning_rate=ag.learning_rate, gamma=ag.gamma,
         input_scale=ag.input_scale, logit_clip=ag.logit_clip, init_std=ag.init_std, readout_decay=ag.readout_decay,
         adam={"beta1": ag.adam_beta1, "beta2": ag.adam_beta2, "eps": ag.adam_eps},
     )
+    baseline = RewardBaseline(len(seeds), dr.baseline_decay) if model is not None and dr.reward_baseline else None
     meta = {
         "seeds": seeds,
         "protocol": exp.protocol,
@@ -178,6 +214,8 @@ def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True, 
                                 "n_synapses": int(len(s.connectivity[0]))} for s in substrates},
     }
     meta["board_time_per_game_s"] = board_time(config)["seconds"]
+    if getattr(driver, "directory", None) is not None:
+        meta["build"] = {"directory": str(driver.directory), "from_cache": driver.cached}
     elapsed_before = 0.0
     if resume is not None:
         run = RunFolder(resume)
@@ -213,6 +251,8 @@ def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True, 
         state = {f"policy_{k}": v for k, v in policy.state().items()}
         if model is not None:
             state.update({f"model_{k}": v for k, v in model.state().items()})
+        if baseline is not None:
+            state.update({f"baseline_{k}": v for k, v in baseline.state().items()})
         state.update(session.get_state())
         state.update(games.get_state())
         state["game"] = np.array(game)
@@ -233,13 +273,15 @@ def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True, 
                 policy.load({k[len("policy_"):]: v for k, v in c.items() if k.startswith("policy_")})
                 if model is not None:
                     model.load({k[len("model_"):]: v for k, v in c.items() if k.startswith("model_")})
+                if baseline is not None:
+                    baseline.load({k[len("baseline_"):]: v for k, v in c.items() if k.startswith("baseline_")})
             for game in range(first_game, exp.games):
                 learn = game >= ag.start_learning_game
                 if model is not None and config.world_model.freeze_after_games:
                     model.learning = game < config.world_model.freeze_after_games
                 def plan_hook(t):
                     if t > 0 and t % (2 * dr.n_fut) == 0:
-                        plan_rollout(dream_env, agent, real.states, dr.n_fut, dr.reward_weight)
+                        plan_rollout(dream_env, agent, real.states, dr.n_fut, dr.reward_weight, baseline)
 
                 on_step = plan_hook if exp.protocol == "plan" else None
                 stats = awake_game(real, agent, config.env.play_steps, learn,
@@ -248,7 +290,7 @@ def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True, 
                 if exp.protocol == "dream":
                     for _ in range(dr.per_game):
                         log(game, "dream", learn, dream(dream_env, agent, real.start_states, dr.length, learn,
-                                                          dr.reward_weight))
+                                                          dr.reward_weight, baseline))
                 recent.append(stats["return"].mean())
                 del recent[: -exp.curve_window]
                 bar.update(1)
@@ -261,6 +303,7 @@ def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True, 
     finally:
         bar.close()
         games.close()
+        driver.close()
     metrics = rows_to_columns(rows)
 
     timings = dict(driver.timings)

@@ -117,13 +117,15 @@ class RealGames:
         return out
 
 
-def play_episode(env, agent, steps, reward_weight=1.0, on_step=None):
+def play_episode(env, agent, steps, reward_weight=1.0, on_step=None, baseline=None):
     """The one agent loop: act, step ``env``, accumulate the policy gradient.
 
     ``env`` is `RealGames` or a `~brian_dream.envs.dream.DreamVectorEnv` (anything with
     ``states``, ``done`` and ``step(actions) -> (states, rewards, ...)``). Rewards feed
     the policy gradient scaled by ``reward_weight`` (0: watch without learning).
-    ``on_step(t)`` is called before each step (planning hooks in here).
+    ``on_step(t)`` is called before each step (planning hooks in here). A
+    ``baseline`` (`~brian_dream.readout.RewardBaseline`) is subtracted from the
+    rewards that enter the gradient; the returned ``return`` is always the raw sum.
 
     Returns
     -------
@@ -143,7 +145,8 @@ def play_episode(env, agent, steps, reward_weight=1.0, on_step=None):
         out = env.step(actions)
         states, rewards = out[0], out[1]
         with agent.watch("readout"):
-            agent.policy.reward(reward_weight * rewards * active)
+            signal = rewards if baseline is None else baseline(rewards, active)
+            agent.policy.reward(reward_weight * signal * active)
             ret += rewards * active
             ent += entropy(probs) * active
             spikes += agent.last_counts.mean(axis=1) * active
@@ -166,22 +169,23 @@ def awake_game(real, agent, play_steps, learn, reward_weight=1.0, on_step=None):
     return stats
 
 
-def dream(dream_env, agent, start_states, length, learn, reward_weight=1.0):
+def dream(dream_env, agent, start_states, length, learn, reward_weight=1.0, baseline=None):
     """One dream from real ``start_states``, then the policy update.
 
     The eligibility trace is not cleared between the real game and its dream, as in
     both papers' code. Rewards are the model's predicted (low-pass) rewards, scaled
-    by ``reward_weight`` in the policy gradient.
+    by ``reward_weight`` in the policy gradient, after subtracting ``baseline``
+    (optional, see `play_episode`).
     """
     dream_env.reset(options={"states": start_states})
     agent.policy.begin_episode(reset_trace=False)
-    stats = play_episode(dream_env, agent, length, reward_weight)
+    stats = play_episode(dream_env, agent, length, reward_weight, baseline=baseline)
     with agent.watch("readout"):
         agent.policy.update(learn)
     return stats
 
 
-def plan_rollout(dream_env, agent, start_states, n_fut, reward_weight=1.0):
+def plan_rollout(dream_env, agent, start_states, n_fut, reward_weight=1.0, baseline=None):
     """An ``n_fut``-step rollout in the model from the current real state.
 
     Imagined rewards add to the policy gradient of the ongoing game. The agent's
@@ -193,6 +197,6 @@ def plan_rollout(dream_env, agent, start_states, n_fut, reward_weight=1.0):
     saved = (policy.filter.value.copy(), policy.trace.copy(), model.filter.value.copy(), model.r_tilde.copy())
     policy.begin_episode(reset_trace=True)
     dream_env.reset(options={"states": start_states, "reset_network": False})
-    stats = play_episode(dream_env, agent, n_fut, reward_weight)
+    stats = play_episode(dream_env, agent, n_fut, reward_weight, baseline=baseline)
     policy.filter.value[:], policy.trace[:], model.filter.value[:], model.r_tilde[:] = saved
     return stats

@@ -4,7 +4,7 @@ import numpy as np
 
 from .seeding import replica_rng
 
-__all__ = ["CountFilter", "Adam", "softmax", "entropy", "PolicyReadout"]
+__all__ = ["RewardBaseline", "CountFilter", "Adam", "softmax", "entropy", "PolicyReadout"]
 
 
 class CountFilter:
@@ -180,6 +180,45 @@ class PolicyReadout:
         self.optimizer.load({k[5:]: state[k] for k in ("adam_m", "adam_v", "adam_t")})
         for rng, st in zip(self._rngs, state["rng"]):
             rng.bit_generator.state = ast.literal_eval(str(st))
+
+
+class RewardBaseline:
+    """A running mean of rewards per replica, subtracted from them (a policy-gradient baseline).
+
+    Used on the world model's predicted rewards: a model that predicts a reward
+    everywhere (a constant bias) turns REINFORCE without a baseline into "repeat every
+    action taken", which makes the policy deterministic whatever the game. The
+    baseline is an exponential mean over earlier steps only, so it does not depend
+    on the current action and leaves the gradient's expectation unchanged.
+
+    Parameters
+    ----------
+    n_replicas : int
+    decay : float
+        Weight of the old mean per step, in [0, 1) (0.99: about the last 100 steps).
+    """
+
+    def __init__(self, n_replicas, decay=0.99):
+        if not 0.0 <= decay < 1.0:
+            raise ValueError(f"baseline decay must be in [0, 1), got {decay!r}")
+        self.decay = float(decay)
+        self.mean = np.zeros(n_replicas)
+
+    def __call__(self, rewards, active=None):
+        """Return ``rewards - mean`` and fold ``rewards`` into the mean (where ``active``)."""
+        rewards = np.asarray(rewards, float)
+        centred = rewards - self.mean
+        update = (1.0 - self.decay) * centred
+        if active is not None:
+            update = update * np.asarray(active, float)
+        self.mean += update
+        return centred
+
+    def state(self):
+        return {"mean": self.mean}
+
+    def load(self, state):
+        self.mean[:] = state["mean"]
 
 
 def entropy(probs):

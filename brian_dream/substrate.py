@@ -1,7 +1,7 @@
 """The simulated chip: R replicas of input generators, fixed sparse synapses and hidden neurons."""
 
 import numpy as np
-from brian2 import Hz, NeuronGroup, Synapses
+from brian2 import Clock, Hz, NeuronGroup, Synapses
 
 from .connectivity import block_diagonal, chip_fan_in
 from .errors import ConfigError
@@ -67,18 +67,28 @@ class Substrate:
         per_replica = [model.with_mismatch(p, self.mismatch, replica_rng(s, f"{name}.mismatch"), self.n_hidden)
                        for p, s in zip(per_replica, self.seeds)]
         constants = [model.derive(p, [synapse_type]) for p in per_replica]
+        from brian2.devices.device import RuntimeDevice, get_device
+
+        # Runtime objects get unique names (several substrates may live in a notebook).
+        # A standalone device is fresh for every build, so exact names keep the
+        # generated code, and with it the build cache key, the same across processes.
+        runtime = isinstance(get_device(), RuntimeDevice)
+        unique = "*" if runtime else ""
+        # one clock per substrate, named like its groups (Brian2 would name each group's own)
+        timing = {"dt": dt} if runtime or dt is None else {"clock": Clock(dt, name=f"{name}_clock")}
 
         if spike_trains == "regular":
             self.inputs = NeuronGroup(
                 R * self.n_inputs, "dphase/dt = rate : 1\nrate : Hz", threshold="phase >= 1", reset="phase -= 1",
-                method="euler", dt=dt, name=f"{name}_inputs*",
+                method="euler", name=f"{name}_inputs{unique}", **timing,
             )
             self.inputs.phase = np.concatenate(
                 [replica_rng(s, f"{name}.input_phase").uniform(0, 1, self.n_inputs) for s in self.seeds]
             )
         elif spike_trains == "poisson":
             self.inputs = NeuronGroup(
-                R * self.n_inputs, "rate : Hz", threshold="rand() < rate*dt", dt=dt, name=f"{name}_inputs*"
+                R * self.n_inputs, "rate : Hz", threshold="rand() < rate*dt", name=f"{name}_inputs{unique}",
+                **timing,
             )
         else:
             raise ConfigError(f"spike_trains must be 'regular' or 'poisson', got {spike_trains!r}")
@@ -90,8 +100,8 @@ class Substrate:
             reset=model.reset + "; count += 1",
             refractory=model.refractory,
             method=model.method,
-            dt=dt,
-            name=f"{name}_hidden*",
+            **timing,
+            name=f"{name}_hidden{unique}",
         )
         def per_neuron(values):
             return np.concatenate([np.broadcast_to(np.asarray(v, dtype=float), (self.n_hidden,)) for v in values])
@@ -101,7 +111,8 @@ class Substrate:
         for key in model.initial_values(constants[0]):
             setattr(self.hidden, key + "_", per_neuron([model.initial_values(c)[key] for c in constants]))
         floor = getattr(model, "floor_statement", None)
-        self._floor = self.hidden.run_regularly(floor(), when="after_groups") if floor else None
+        self._floor = (self.hidden.run_regularly(floor(), when="after_groups", name=f"{name}_floor{unique}")
+                       if floor else None)
 
         blocks = [
             chip_fan_in(self.n_inputs, self.n_hidden, fan_in, max_multiplicity, replica_rng(s, f"{name}.connectivity"))
@@ -110,7 +121,7 @@ class Substrate:
         pre, post, mult = block_diagonal(blocks, self.n_inputs, self.n_hidden)
         self.synapses = Synapses(
             self.inputs, self.hidden, "multiplicity : 1 (constant)\nw_mismatch : 1 (constant)",
-            on_pre=model.on_pre(synapse_type), dt=dt, name=f"{name}_synapses*",
+            on_pre=model.on_pre(synapse_type), name=f"{name}_synapses{unique}", **timing,
         )
         self.synapses.connect(i=pre, j=post)
         self.synapses.multiplicity = mult
@@ -119,14 +130,19 @@ class Substrate:
             for s, b in zip(self.seeds, blocks)
         ])
         self.connectivity = (pre, post, mult)
-        self._initial = self._snapshot()
+        # on a standalone device nothing can be read before the program runs; the
+        # compiled frame bridge takes its own snapshot at start-up
+        self._initial = self._snapshot() if runtime else None
+
+    def state_variables(self):
+        """``{"hidden": [names], "inputs": [names]}``: everything that evolves between frames."""
+        return {"hidden": sorted(self.hidden.equations.diff_eq_names) + ["count", "lastspike", "not_refractory"],
+                # the rates too: a substrate left out of a frame's request keeps its last input
+                "inputs": sorted(self.inputs.equations.diff_eq_names) + ["rate"]}
 
     def _snapshot(self):
-        hidden = sorted(self.hidden.equations.diff_eq_names) + ["count", "lastspike", "not_refractory"]
-        # the rates too: a substrate left out of a frame's request keeps its last input
-        inputs = sorted(self.inputs.equations.diff_eq_names) + ["rate"]
-        return {"hidden": self.hidden.get_states(hidden, units=False),
-                "inputs": self.inputs.get_states(inputs, units=False)}
+        groups = {"hidden": self.hidden, "inputs": self.inputs}
+        return {part: groups[part].get_states(names, units=False) for part, names in self.state_variables().items()}
 
     def get_state(self):
         """Every state variable of the hidden neurons and generators, as plain arrays.

@@ -107,3 +107,45 @@ def test_replica_readouts_do_not_depend_on_batch_partners():
     b = PolicyReadout([5, 9], n_hidden=8, n_actions=3)
     np.testing.assert_array_equal(a.W[0], b.W[0])
     assert not np.array_equal(a.W[0], a.W[1])
+
+
+def test_reward_baseline_removes_a_constant_bias_and_skips_inactive_replicas():
+    from brian_dream.readout import RewardBaseline
+
+    baseline = RewardBaseline(2, decay=0.9)
+    first = baseline(np.array([2.0, 2.0]), active=np.array([True, False]))
+    np.testing.assert_allclose(first, [2.0, 2.0])  # the mean starts at 0 and only follows earlier steps
+    for _ in range(200):
+        centred = baseline(np.array([2.0, 2.0]), active=np.array([True, False]))
+    np.testing.assert_allclose(centred, [0.0, 2.0], atol=1e-6)
+    with pytest.raises(ValueError, match="decay"):
+        RewardBaseline(1, decay=1.0)
+
+
+def _entropy_after_constant_reward(baseline, episodes=150, steps=20):
+    """A model that predicts reward +1 everywhere, fed to REINFORCE for many episodes.
+
+    The first 10 episodes do not learn (as the protocols' ``start_learning_game``).
+    """
+    rng = np.random.default_rng(4)
+    policy = PolicyReadout([5, 6, 7], n_hidden=20, n_actions=3, learning_rate=0.01)
+    entropies = []
+    for episode in range(episodes):
+        policy.begin_episode()
+        for _ in range(steps):
+            _, probs = policy.act(rng.poisson(0.4, (3, 20)).astype(float))
+            entropies.append(entropy(probs).mean())
+            r = np.ones(3)
+            policy.reward(r if baseline is None else baseline(r))
+        policy.update(learn=episode >= 10)
+    return np.mean(entropies[: 10 * steps]), np.mean(entropies[-10 * steps:])
+
+
+def test_reward_bias_collapses_the_policy_unless_centred():
+    from brian_dream.readout import RewardBaseline
+
+    initial, biased = _entropy_after_constant_reward(None)
+    initial_too, centred = _entropy_after_constant_reward(RewardBaseline(3, decay=0.9))
+    assert initial == pytest.approx(initial_too)
+    assert biased < 0.2 * initial
+    assert centred == pytest.approx(initial, rel=0.05)

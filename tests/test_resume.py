@@ -17,7 +17,7 @@ CASES = {
     "awake": ["--preset", "quickstart", "--games", "8", "--seeds", "2", "--set", "experiment.checkpoint_every=2"],
     "dream": ["--preset", "dynapse_dream", "--games", "8", "--seeds", "2", "--set", "experiment.checkpoint_every=2",
               "--set", "env.play_steps=15", "--set", "env.noop_steps=3", "--set", "dream.length=6",
-              "--set", "agent.start_learning_game=1"],
+              "--set", "agent.start_learning_game=1", "--set", "dream.reward_baseline=true"],
 }
 
 

@@ -1,0 +1,142 @@
+// frame_bridge.h: the compiled network's side of brian_dream's frame loop.
+//
+// The generated main() opens a Bridge, then loops `while (bridge.next_frame())`
+// around one frame-long network run and calls `bridge.end_frame()` after it. The
+// host (brian_dream.standalone.StandaloneDriver, or your own program) drives the
+// loop through two file descriptors named by the environment variables
+// BRIAN_DREAM_FD_IN (commands to the network) and BRIAN_DREAM_FD_OUT (replies).
+//
+// Protocol: one command byte, then raw little-endian arrays in registration order.
+//   'F' + every input-rate array (double)  -> run one frame, reply every counter array
+//                                            (double); the counters are then zeroed
+//   'R' + uint32 substrate index            -> restore that substrate's initial state
+//   'G'                                     -> reply every state array
+//   'S' + every state array                 -> overwrite the state
+//   'Q'                                     -> leave the loop (the program then ends)
+// On open the network writes the 8-byte magic "BDBRIDGE" so the host knows it is up.
+//
+// Brian2's standalone run block puts the clocks back to the same start time on every
+// pass of the loop; the generated loop also sets the Network's t to 0 after each
+// frame, so every frame runs from t = 0. end_frame() therefore moves every
+// `lastspike` back by one frame: refractoriness sees the same t - lastspike as in
+// one continuous run (no model equation uses t itself).
+#pragma once
+
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+#include <unistd.h>
+
+namespace brian_dream_bridge {
+
+struct Block {
+    char *data;
+    size_t nbytes;
+    int owner;
+};
+
+class Bridge {
+  public:
+    void add_rates(double *p, size_t n) { rates_.push_back({(char *)p, n * sizeof(double), -1}); }
+    void add_counts(double *p, size_t n) { counts_.push_back({(char *)p, n * sizeof(double), -1}); }
+    void add_state(int owner, void *p, size_t nbytes) { state_.push_back({(char *)p, nbytes, owner}); }
+    void add_lastspike(double *p, size_t n) { lastspike_.push_back({(char *)p, n * sizeof(double), -1}); }
+
+    void open(double frame_duration) {
+        frame_ = frame_duration;
+        in_ = fd_from_env("BRIAN_DREAM_FD_IN");
+        out_ = fd_from_env("BRIAN_DREAM_FD_OUT");
+        for (const Block &b : state_) initial_.emplace_back(b.data, b.data + b.nbytes);
+        write_all("BDBRIDGE", 8);
+    }
+
+    // Serve commands until a frame is requested (true) or the host quits (false).
+    bool next_frame() {
+        for (;;) {
+            char op = 0;
+            if (!read_all(&op, 1)) return false;  // host went away: end cleanly
+            switch (op) {
+            case 'F':
+                for (Block &b : rates_) read_or_die(b.data, b.nbytes);
+                return true;
+            case 'R': {
+                uint32_t owner = 0;
+                read_or_die(&owner, sizeof(owner));
+                for (size_t i = 0; i < state_.size(); ++i)
+                    if (state_[i].owner == (int)owner) std::memcpy(state_[i].data, initial_[i].data(), state_[i].nbytes);
+                break;
+            }
+            case 'G':
+                for (const Block &b : state_) write_all(b.data, b.nbytes);
+                break;
+            case 'S':
+                for (Block &b : state_) read_or_die(b.data, b.nbytes);
+                break;
+            case 'Q':
+                return false;
+            default:
+                std::fprintf(stderr, "brian_dream bridge: unknown command byte %d\n", (int)op);
+                std::exit(3);
+            }
+        }
+    }
+
+    void end_frame() {
+        for (Block &b : counts_) {
+            write_all(b.data, b.nbytes);
+            std::memset(b.data, 0, b.nbytes);
+        }
+        for (Block &b : lastspike_) {
+            double *p = (double *)b.data;
+            for (size_t i = 0; i < b.nbytes / sizeof(double); ++i) p[i] -= frame_;
+        }
+    }
+
+  private:
+    static int fd_from_env(const char *name) {
+        const char *value = std::getenv(name);
+        if (value == nullptr) {
+            std::fprintf(stderr, "brian_dream bridge: %s is not set; run this program through its host "
+                                 "(see README.md)\n", name);
+            std::exit(2);
+        }
+        return std::atoi(value);
+    }
+    bool read_all(void *p, size_t n) {
+        char *c = (char *)p;
+        while (n > 0) {
+            ssize_t got = ::read(in_, c, n);
+            if (got <= 0) return false;
+            c += got;
+            n -= (size_t)got;
+        }
+        return true;
+    }
+    void read_or_die(void *p, size_t n) {
+        if (!read_all(p, n)) {
+            std::fprintf(stderr, "brian_dream bridge: input ended inside a command\n");
+            std::exit(4);
+        }
+    }
+    void write_all(const void *p, size_t n) {
+        const char *c = (const char *)p;
+        while (n > 0) {
+            ssize_t put = ::write(out_, c, n);
+            if (put <= 0) {
+                std::fprintf(stderr, "brian_dream bridge: the host stopped reading\n");
+                std::exit(5);
+            }
+            c += put;
+            n -= (size_t)put;
+        }
+    }
+
+    double frame_ = 0.0;
+    int in_ = -1, out_ = -1;
+    std::vector<Block> rates_, counts_, state_, lastspike_;
+    std::vector<std::vector<char>> initial_;
+};
+
+}  // namespace brian_dream_bridge

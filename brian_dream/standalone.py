@@ -1,0 +1,456 @@
+"""Compiled closed loop: the network as a cpp_standalone program driven frame by frame.
+
+The compiled program plays the chip. Its ``main()`` builds the network once, then
+loops: wait for the next frame's input rates on a pipe, run one frame, write the
+hidden spike counts back (``cpp/frame_bridge.h`` holds that side and documents the
+byte protocol). Game, readouts and learning stay on the host, as with the real
+board, and the program is compiled once per network, never per frame or game.
+
+Builds are cached: the generated project is hashed, and a second run of the same
+network configuration (same substrates, seeds, parameters, Brian2 and brian_dream
+versions, compiler flags) reuses the compiled program. The cache lives in
+``$BRIAN_DREAM_BUILD_CACHE`` or ``~/.cache/brian_dream/builds``.
+"""
+
+import hashlib
+import os
+import re
+import shutil
+import struct
+import subprocess
+import tempfile
+import threading
+import time
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+from brian2 import Network, get_device, prefs, second, set_device
+
+from .devices import RESET, FrameDriver
+from .errors import DeviceError
+
+__all__ = ["StandaloneDriver", "activate_standalone", "deactivate_standalone", "build_cache_dir",
+           "export_project", "check_device"]
+
+_MAGIC = b"BDBRIDGE"
+_HEADER = "frame_bridge.h"
+_BRIAN_DEVICE = {"cpp": "cpp_standalone", "cuda": "cuda_standalone"}
+
+
+def build_cache_dir():
+    """Folder of cached compiled programs (``$BRIAN_DREAM_BUILD_CACHE`` or ``~/.cache/brian_dream/builds``)."""
+    root = os.environ.get("BRIAN_DREAM_BUILD_CACHE") or Path.home() / ".cache" / "brian_dream" / "builds"
+    path = Path(root)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def check_device(device):
+    """Raise `DeviceError` naming what is missing for ``device`` on this machine."""
+    if device == "cpp":
+        if shutil.which(os.environ.get("CXX", "g++")) is None and shutil.which("c++") is None:
+            raise DeviceError("device 'cpp' needs a C++ compiler (g++ or $CXX) on PATH; install one "
+                              "(Debian: apt install g++) or use --device runtime")
+        if shutil.which("make") is None:
+            raise DeviceError("device 'cpp' needs 'make' on PATH; install it (Debian: apt install make) "
+                              "or use --device runtime")
+        return
+    if device == "cuda":
+        missing = []
+        try:
+            import brian2cuda  # noqa: F401
+        except ImportError:
+            missing.append("the brian2cuda package (pip install 'brian_dream[cuda]')")
+        nvcc = shutil.which("nvcc") or (Path(os.environ.get("CUDA_PATH", "/usr/local/cuda")) / "bin" / "nvcc")
+        if not Path(nvcc).exists():
+            missing.append("the CUDA compiler nvcc (install the CUDA toolkit or put its bin/ on PATH)")
+        if shutil.which("nvidia-smi") is None or subprocess.run(["nvidia-smi", "-L"], capture_output=True).returncode:
+            missing.append("an NVIDIA GPU with a working driver (nvidia-smi finds none)")
+        if missing:
+            raise DeviceError("device 'cuda' cannot run here: missing " + "; ".join(missing)
+                              + ". Use --device cpp or --device runtime on this machine.")
+        raise DeviceError("device 'cuda': the CUDA frame bridge is not implemented yet (the compiled loop "
+                          "exists for 'cpp'); use --device cpp")
+    raise DeviceError(f"unknown standalone device {device!r}; available: cpp, cuda")
+
+
+def activate_standalone(device):
+    """Switch Brian2 to a fresh standalone device; returns what `deactivate_standalone` restores."""
+    check_device(device)
+    saved = {"headers": list(prefs.codegen.cpp.headers),
+             "extra_compile_args_gcc": list(prefs.codegen.cpp.extra_compile_args_gcc)}
+    set_device(_BRIAN_DEVICE[device], build_on_run=False)
+    dev = get_device()
+    dev.reinit()
+    dev.activate(build_on_run=False)
+    # CUDA 13's Thrust/CUB need C++17; one standard for every compiled device keeps
+    # cpp and cuda builds alike (DESIGN.md, platform facts)
+    prefs.codegen.cpp.extra_compile_args_gcc = [
+        "-std=c++17" if a.startswith("-std=") else a for a in prefs.codegen.cpp.extra_compile_args_gcc]
+    prefs.codegen.cpp.headers = saved["headers"] + [f'"{_HEADER}"']
+    return saved
+
+
+def deactivate_standalone(saved):
+    """Back to Brian2's runtime device and the preferences before `activate_standalone`."""
+    prefs.codegen.cpp.headers = saved["headers"]
+    prefs.codegen.cpp.extra_compile_args_gcc = saved["extra_compile_args_gcc"]
+    # the device holds every object it generated code for; let them go with the build
+    get_device().reinit()
+    set_device("runtime")
+
+
+def _state_layout(substrates):
+    """``[(substrate index, key, group, variable)]`` in the order the bridge registers them."""
+    layout = []
+    for k, sub in enumerate(substrates):
+        groups = {"hidden": sub.hidden, "inputs": sub.inputs}
+        for part, names in sub.state_variables().items():
+            for name in names:
+                layout.append((k, f"net.{sub.name}.{part}.{name}", groups[part].variables[name]))
+    return layout
+
+
+def _emit_frame_loop(network, substrates, frame_duration):
+    """Insert the bridge around one frame-long run into the generated ``main()``."""
+    dev = get_device()
+    lines = ["brian_dream_bridge::Bridge _bridge;"]
+    for sub in substrates:
+        rate = dev.get_array_name(sub.inputs.variables["rate"])
+        count = dev.get_array_name(sub.hidden.variables["count"])
+        lines += [f"_bridge.add_rates({rate}, _num_{rate});", f"_bridge.add_counts({count}, _num_{count});"]
+    for k, _, var in _state_layout(substrates):
+        name = dev.get_array_name(var)
+        lines.append(f"_bridge.add_state({k}, {name}, _num_{name} * sizeof(*{name}));")
+    for sub in substrates:
+        name = dev.get_array_name(sub.hidden.variables["lastspike"])
+        lines.append(f"_bridge.add_lastspike({name}, _num_{name});")
+    lines += [f"_bridge.open({float(frame_duration / second)!r});", "while (_bridge.next_frame()) {"]
+    dev.insert_code("main", "\n".join(lines))
+    network.run(frame_duration, namespace={})
+    # Brian2's run block puts every clock back to t = 0 but starts the run at the
+    # Network's own t; setting that to 0 too makes every frame run from t = 0, and
+    # end_frame() moves lastspike back one frame so refractoriness is unchanged
+    dev.insert_code("main", f"_bridge.end_frame();\n{network.name}.t = 0.0;\n}}")
+
+
+_CLOCK_LINE = re.compile(r"^\s*_array_\w*clock_(timestep|t)\[0\] = .*$")
+
+
+def _canonical_main(directory):
+    """Sort each run of clock-reset lines in main.cpp: Brian2 emits them in set order,
+    which changes between Python processes and would defeat the build cache."""
+    path = Path(directory) / "main.cpp"
+    lines, out, block = path.read_text().split("\n"), [], []
+    for line in lines + [None]:
+        if line is not None and _CLOCK_LINE.match(line):
+            block.append(line)
+            continue
+        out.extend(sorted(block))
+        block = []
+        if line is not None:
+            out.append(line)
+    path.write_text("\n".join(out))
+
+
+#: Code objects take unique names ("..._codeobject_1") while an earlier build's are alive
+#: in the process; the programs are the same, so the cache key ignores the suffix.
+_CODEOBJECT_SUFFIX = re.compile(rb"(_codeobject)_\d+")
+
+
+def _tree_digest(directory):
+    h = hashlib.sha256()
+    for path in sorted(p for p in Path(directory).rglob("*") if p.is_file() and "results" not in p.parts):
+        h.update(_CODEOBJECT_SUFFIX.sub(rb"\1", str(path.relative_to(directory)).encode()))
+        h.update(_CODEOBJECT_SUFFIX.sub(rb"\1", path.read_bytes()))
+    return h.hexdigest()[:20]
+
+
+def _generate(network, substrates, frame_duration, directory):
+    """Write the standalone project (bridge included, not compiled) into ``directory``."""
+    _emit_frame_loop(network, substrates, frame_duration)
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    shutil.copy(resources.files("brian_dream") / "cpp" / _HEADER, directory / _HEADER)
+    get_device().build(directory=str(directory), compile=False, run=False, with_output=False)
+    _canonical_main(directory)
+
+
+def _compile(directory):
+    from brian2.codegen.cpp_prefs import get_compiler_and_args
+
+    compiler, _ = get_compiler_and_args()
+    cwd = os.getcwd()
+    try:
+        get_device().compile_source(str(directory), compiler, debug=False, clean=False)
+    except RuntimeError:
+        # Brian2 reports only the exit code: run make again to show the compiler's errors
+        out = subprocess.run(["make"], cwd=directory, capture_output=True, text=True)
+        errors = [ln for ln in (out.stdout + out.stderr).splitlines() if "error" in ln.lower()]
+        raise DeviceError(f"compiling the standalone program in {directory} failed:\n"
+                          + "\n".join(errors[:20] or ["(no error lines; run make there to see the output)"])) from None
+    finally:
+        os.chdir(cwd)
+
+
+class StandaloneDriver(FrameDriver):
+    """Frames from a compiled cpp_standalone program (see the module docstring).
+
+    The substrates must have been created inside ``building_for(device)``. The
+    program starts at the first frame (or `get_state`/`set_state`) and ends with
+    `close`. Spike counts equal the runtime driver's for the same seed and inputs
+    (tested); ``timings["setup"]`` includes code generation and compilation, zero
+    compile time when the build cache already holds the program.
+
+    Parameters
+    ----------
+    substrates : list of `~brian_dream.substrate.Substrate`
+    frame_duration, dt : `Quantity`
+    device : {"cpp"}
+    build_dir : str or Path, optional
+        Cache folder (default `build_cache_dir`).
+    """
+
+    def __init__(self, substrates, frame_duration, dt, device="cpp", build_dir=None):
+        super().__init__(substrates, frame_duration, dt)
+        if device != "cpp":
+            check_device(device)
+        from brian2.devices.cpp_standalone.device import CPPStandaloneDevice
+
+        if not isinstance(get_device(), CPPStandaloneDevice):
+            raise DeviceError(f"device {device!r}: the substrates were built for Brian2's "
+                              f"{type(get_device()).__name__}; create them inside "
+                              f"brian_dream.devices.building_for({device!r})")
+        self.device = device
+        self._order = list(self.substrates.values())
+        self._layout = [(k, key, np.dtype(var.dtype), int(var.size)) for k, key, var in _state_layout(self._order)]
+        self._rates = {n: np.zeros(s.n_replicas * s.n_inputs) for n, s in self.substrates.items()}
+        self._count_bytes = [s.n_replicas * s.n_hidden * 8 for s in self._order]
+        self._t = 0.0
+        self._proc = None
+        self._lock = threading.RLock()
+        t0 = time.perf_counter()
+        objects = [o for s in self._order for o in s.objects]
+        self.network = Network(*objects, name="brian_dream_network")
+        root = Path(build_dir) if build_dir is not None else build_cache_dir()
+        root.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix="staging-", dir=root))
+        try:
+            _generate(self.network, self._order, frame_duration, staging)
+            self.directory = root / f"{device}-{_tree_digest(staging)}"
+            self.cached = (self.directory / "main").exists()
+            if not self.cached:
+                _compile(staging)
+                try:
+                    staging.rename(self.directory)
+                except OSError:  # another process finished the same build first
+                    if not (self.directory / "main").exists():
+                        raise
+        except DeviceError:
+            raise  # keep the staging folder: the message points into it
+        except BaseException:
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        if staging.exists():
+            shutil.rmtree(staging, ignore_errors=True)
+        self.timings["setup"] += time.perf_counter() - t0
+
+    # -- the program's process ------------------------------------------------------
+    def _start(self):
+        if self._proc is not None:
+            return
+        t0 = time.perf_counter()
+        cmd_read, cmd_write = os.pipe()
+        rep_read, rep_write = os.pipe()
+        self._results = tempfile.mkdtemp(prefix="brian_dream-results-")
+        self._stderr = tempfile.TemporaryFile()
+        env = dict(os.environ, BRIAN_DREAM_FD_IN=str(cmd_read), BRIAN_DREAM_FD_OUT=str(rep_write))
+        self._proc = subprocess.Popen([str(self.directory / "main"), "--results_dir", self._results + os.sep],
+                                      cwd=self.directory, env=env, pass_fds=(cmd_read, rep_write),
+                                      stdout=subprocess.DEVNULL, stderr=self._stderr)
+        os.close(cmd_read)
+        os.close(rep_write)
+        self._cmd = os.fdopen(cmd_write, "wb", buffering=0)
+        self._rep = os.fdopen(rep_read, "rb", buffering=0)
+        if self._read(len(_MAGIC)) != _MAGIC:
+            raise DeviceError(f"{self.directory / 'main'} did not start the frame bridge")
+        self.timings["setup"] += time.perf_counter() - t0
+
+    def _read(self, n):
+        buf = bytearray(n)
+        view, got = memoryview(buf), 0
+        while got < n:
+            k = self._rep.readinto(view[got:])
+            if not k:
+                self._proc.wait(timeout=10)
+                self._stderr.seek(0)
+                err = self._stderr.read().decode(errors="replace").strip()
+                raise DeviceError(f"the compiled network ({self.directory / 'main'}) stopped with exit code "
+                                  f"{self._proc.returncode}" + (f": {err}" if err else ""))
+            got += k
+        return bytes(buf)
+
+    def _write(self, data):
+        try:
+            self._cmd.write(data)
+        except BrokenPipeError:
+            self._read(1)  # raises with the program's exit code and message
+            raise
+
+    def close(self):
+        with self._lock:
+            if self._proc is None:
+                return
+            try:
+                self._cmd.write(b"Q")
+                self._cmd.close()
+            except OSError:
+                pass
+            try:
+                self._proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait()
+            self._rep.close()
+            self._stderr.close()
+            shutil.rmtree(self._results, ignore_errors=True)
+            self._proc = None
+
+    def __del__(self):
+        if getattr(self, "_proc", None) is not None:
+            self._proc.kill()
+
+    # -- frames and state -----------------------------------------------------------
+    def _frame(self, request):
+        msg = bytearray()
+        if request is not None:
+            for n in request.get(RESET, ()):
+                msg += b"R" + struct.pack("<I", self._order.index(self.substrates[n]))
+                self._rates[n][:] = 0.0  # the initial rates
+            for n, rates in request.items():
+                if rates is None or n == RESET:
+                    continue
+                if n not in self.substrates:
+                    raise KeyError(f"controller yielded rates for unknown substrate {n!r}; known: {list(self.substrates)}")
+                self._rates[n][:] = self.substrates[n].check_rates(rates).ravel()
+        msg += b"F" + b"".join(self._rates[s.name].tobytes() for s in self._order)
+        with self._lock:
+            self._start()
+            self._write(bytes(msg))
+            raw = [self._read(nb) for nb in self._count_bytes]
+        self._t += float(self.frame_duration / second)
+        self.timings["frames"] += 1
+        return {s.name: np.rint(np.frombuffer(b, np.float64)).astype(np.int64).reshape(s.n_replicas, s.n_hidden)
+                for s, b in zip(self._order, raw)}
+
+    def run(self, controller):
+        """Run ``controller`` to completion against the compiled program; returns its value."""
+        host = 0.0
+        t_run = time.perf_counter()
+        setup_before = self.timings["setup"]
+        try:
+            t0 = time.perf_counter()
+            request = next(controller)
+            host += time.perf_counter() - t0
+            while True:
+                counts = self._frame(request)
+                t0 = time.perf_counter()
+                try:
+                    request = controller.send(counts)
+                finally:
+                    host += time.perf_counter() - t0
+        except StopIteration as stop:
+            return stop.value
+        finally:
+            self.timings["host"] += host
+            self.timings["simulation"] += (time.perf_counter() - t_run - host
+                                           - (self.timings["setup"] - setup_before))
+
+    def get_state(self):
+        with self._lock:
+            self._start()
+            self._write(b"G")
+            arrays = {key: np.frombuffer(self._read(dtype.itemsize * size), dtype).copy()
+                      for _, key, dtype, size in self._layout}
+        for key, value in arrays.items():
+            if key.endswith(".lastspike"):
+                value += self._t  # the program's clock restarts at 0 every frame
+        return {"t": np.array(self._t), **arrays}
+
+    def set_state(self, state):
+        missing = [key for _, key, _, _ in self._layout if key not in state]
+        if missing:
+            raise KeyError(f"state lacks {', '.join(missing[:5])}" + (" ..." if len(missing) > 5 else ""))
+        t = float(state["t"])
+        parts = []
+        for _, key, dtype, size in self._layout:
+            value = np.asarray(state[key]).astype(dtype).ravel()
+            if value.size != size:
+                raise ValueError(f"{key}: expected {size} values, got {value.size}")
+            if key.endswith(".lastspike"):
+                value = value - t
+            parts.append(value.tobytes())
+        with self._lock:
+            self._start()
+            self._write(b"S" + b"".join(parts))
+        self._t = t
+        for n, s in self.substrates.items():
+            self._rates[n][:] = np.asarray(state[f"net.{n}.inputs.rate"], float).ravel()
+
+
+def export_project(substrates_factory, device, frame_duration, directory, readme=""):
+    """Write the standalone project of a network into ``directory`` (not compiled).
+
+    ``substrates_factory()`` builds the substrates; it is called inside
+    ``building_for(device)``. Besides Brian2's project the folder gets the bridge
+    header, ``layout.json`` (array sizes and order), ``drive.py`` (a minimal host)
+    and ``README.md`` (``readme`` is put at its top). Returns the folder.
+    """
+    import json
+
+    from .devices import building_for
+
+    directory = Path(directory)
+    if directory.exists() and any(directory.iterdir()):
+        raise FileExistsError(f"{directory} exists and is not empty; choose a new folder")
+    with building_for(device):
+        substrates = substrates_factory()
+        network = Network(*[o for s in substrates for o in s.objects], name="brian_dream_network")
+        _generate(network, substrates, frame_duration, directory)
+        layout = {
+            "frame_duration_s": float(frame_duration / second),
+            "substrates": [{"name": s.name, "n_replicas": s.n_replicas, "n_inputs": s.n_inputs,
+                            "n_hidden": s.n_hidden} for s in substrates],
+            "state": [{"substrate": k, "key": key, "dtype": np.dtype(var.dtype).str, "size": int(var.size)}
+                      for k, key, var in _state_layout(substrates)],
+        }
+    (directory / "layout.json").write_text(json.dumps(layout, indent=1))
+    shutil.copy(resources.files("brian_dream") / "cpp" / "drive.py", directory / "drive.py")
+    (directory / "README.md").write_text(readme + _EXPORT_README.format(
+        substrates="\n".join(f"- `{s['name']}`: {s['n_replicas']} replicas x {s['n_inputs']} input generators, "
+                             f"{s['n_hidden']} hidden neurons" for s in layout["substrates"]),
+        frame=layout["frame_duration_s"] * 1000))
+    return directory
+
+
+_EXPORT_README = """
+## What is here
+
+Brian2's cpp_standalone project of the network (`main.cpp`, `code_objects/`,
+`static_arrays/`, `makefile`) with brian_dream's frame loop in `main()`:
+`frame_bridge.h` waits for a frame's input rates, runs {frame:g} ms of network time
+and returns the hidden neurons' spike counts, until the host says stop.
+
+{substrates}
+
+## Build and run
+
+    make                     # needs g++ and make; -march=native: build where you run
+    python drive.py          # constant input rates for 20 frames, prints the spike counts
+
+`drive.py` is a complete host in 60 lines of numpy: copy it to connect your own
+environment. The byte protocol is documented at the top of `frame_bridge.h`; the
+order and size of every array are in `layout.json` (rates and counts are float64,
+one block per substrate, replica-major).
+"""
