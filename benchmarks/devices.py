@@ -66,10 +66,10 @@ def main(argv=None):
     args = p.parse_args(argv)
     rows = []
     for device in args.devices:
-        tiny = load_preset("dynapse_pong", {"experiment.seeds": [0], "substrate.n_hidden": 1,
-                                            "encoder.generators_per_variable": 1})
+        tiny = load_preset("dynapse_pong", {"experiment.seeds": [0], "substrate.n_hidden": 1, "substrate.fan_in": 1, "substrate.max_multiplicity": 1,
+                                            "encoder.generators_per_variable": 2})
         overhead, _ = frame_rate(device, tiny, 1000)
-        rows.append({"device": device, "replicas": 1, "network": "1 neuron, 128 inputs (bridge overhead)",
+        rows.append({"device": device, "replicas": 1, "network": "1 neuron, 8 inputs (bridge overhead)",
                      "ms_per_frame": 1000 * overhead, "agent_frames_per_s": 1 / overhead})
         print(f"{device:8s} bridge overhead: {1e6 * overhead:7.1f} us per frame", flush=True)
         for R in args.replicas:
