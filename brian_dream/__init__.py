@@ -6,6 +6,8 @@ Quick use from a notebook::
     result = bd.train("quickstart", out_dir="runs", overrides={"experiment.games": 40})
     result.final_returns()
 
+    bd.train("dynapse_dream", overrides={"simulation.device": "cpp"})  # compiled once, same numbers
+
 See ``brian-dream --help`` for the same from the command line.
 """
 
@@ -13,7 +15,7 @@ __version__ = "0.1.0"
 
 from .config import Config, available_neuron_sets, available_presets, load_preset  # noqa: E402
 from .errors import BrianDreamError, ChipConstraintError, CheckpointError, ConfigError, DeviceError  # noqa: E402
-from .experiment import TrainResult, train  # noqa: E402
+from .experiment import TrainResult, export, train  # noqa: E402
 from .runs import read_metrics  # noqa: E402
 
 __all__ = [
@@ -22,6 +24,7 @@ __all__ = [
     "available_presets",
     "available_neuron_sets",
     "train",
+    "export",
     "TrainResult",
     "read_metrics",
     "BrianDreamError",

@@ -88,7 +88,7 @@ def build_parser():
     p.add_argument("--quiet", action="store_true", help="no progress bar; print only the summary")
     p.add_argument("--resume", metavar="RUN_DIR",
                    help="continue this run folder from its last complete checkpoint (same config; --games may "
-                        "extend it); the result equals an uninterrupted run")
+                        "extend it, --device move it to another device); the result equals an uninterrupted run")
 
     p = sub.add_parser("export", help="write the compiled (standalone C++) project of a configured network",
                        description="Generate the cpp_standalone project of the configured agent network (and world "
@@ -176,9 +176,11 @@ def _cmd_train(args):
     from .experiment import train
 
     if args.resume:
-        if args.overrides or args.seeds or args.seed is not None or args.seed_list or args.protocol or args.device:
-            raise ConfigError("--resume continues a run with its own config; only --games may be given")
-        overrides = {"experiment.games": args.games} if args.games else None
+        if args.overrides or args.seeds or args.seed is not None or args.seed_list or args.protocol:
+            raise ConfigError("--resume continues a run with its own config; only --games and --device may be given")
+        overrides = {"experiment.games": args.games} if args.games else {}
+        if args.device:
+            overrides["simulation.device"] = args.device
         result = train(resume=args.resume, overrides=overrides, progress=not args.quiet)
         config = load_preset(str(result.run_dir / "config.yaml"))
     else:
@@ -192,7 +194,7 @@ def _cmd_train(args):
     print(f"wall {t['this_process']:.1f} s: setup {t['setup']:.1f}, simulation {t['simulation']:.1f}, "
           f"env {t['env']:.1f}, readout {t['readout']:.1f}; "
           f"{t['agent_frames'] / max(t['this_process'] - t['setup'], 1e-9):.0f} agent-frames/s; "
-          f"the board would take {_duration(t['board_estimate'] * len(final))} (one seed after another)")
+          f"the board would take {_duration(t['board_estimate'])} (one seed after another)")
 
 
 def _cmd_export(args):

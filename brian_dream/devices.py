@@ -12,6 +12,11 @@ back to their initial state before the frame), and receives the spike counts of 
 ``{substrate_name: int[R, n_hidden]}``. When the controller returns, the run ends
 and its return value is returned by `FrameDriver.run`. The controller never sees
 Brian2, so the same experiment code serves every device.
+
+Drivers: `RuntimeDriver` (Brian2 runtime mode) here, and
+`brian_dream.standalone.StandaloneDriver` (the network compiled once with
+cpp_standalone, driven through a pipe). `make_driver` picks one by device name;
+substrates for a standalone device are built inside `building_for`.
 """
 
 import contextlib
@@ -54,6 +59,19 @@ class FrameDriver:
 
     def run(self, controller):
         raise NotImplementedError
+
+    def _parse_request(self, request):
+        """``(substrates to reset, {substrate: float[R * n_inputs] rates})`` of a controller's request."""
+        if request is None:
+            return (), {}
+        rates = {}
+        for n, r in request.items():
+            if r is None or n == RESET:
+                continue
+            if n not in self.substrates:
+                raise KeyError(f"controller yielded rates for unknown substrate {n!r}; known: {list(self.substrates)}")
+            rates[n] = self.substrates[n].check_rates(r).ravel()
+        return tuple(request.get(RESET, ())), rates
 
     def get_state(self):
         """``{"t": s, "net.<substrate>.<part>.<variable>": array}`` between frames.
@@ -291,16 +309,11 @@ class RuntimeDriver(FrameDriver):
         self.timings["host"] += time.perf_counter() - t0
 
     def _apply(self, request):
-        if request is None:
-            return
-        for n in request.get(RESET, ()):
+        resets, rates = self._parse_request(request)
+        for n in resets:
             self.substrates[n].restore_initial_state()
-        for n, rates in request.items():
-            if rates is None or n == RESET:
-                continue
-            if n not in self.substrates:
-                raise KeyError(f"controller yielded rates for unknown substrate {n!r}; known: {list(self.substrates)}")
-            self._rates[n][:] = self.substrates[n].check_rates(rates).ravel()
+        for n, r in rates.items():
+            self._rates[n][:] = r
 
     def get_state(self):
         state = {"t": np.array(self._now)}

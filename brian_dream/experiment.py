@@ -223,7 +223,8 @@ def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True, 
         # wall time of the segments before the interruption, up to their last checkpoint
         elapsed_before = float(checkpoint_state.get("elapsed_s", 0.0))
         meta["resumed"] = previous.get("resumed", []) + [{"from_game": int(checkpoint_state["game"]) + 1,
-                                                         "elapsed_before_s": elapsed_before}]
+                                                         "elapsed_before_s": elapsed_before,
+                                                         "device": sim.device}]
         run.write_meta(meta)
     else:
         run = RunFolder.create(out_dir, config, meta) if out_dir is not None else None
@@ -311,7 +312,8 @@ def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True, 
                    this_process=time.perf_counter() - t_start)
     # total covers every segment of a resumed run (earlier ones up to their last checkpoint)
     timings["total"] = elapsed_before + timings["this_process"]
-    timings["board_estimate"] = meta["board_time_per_game_s"] * (exp.games - first_game)
+    # the board runs one agent at a time: every seed's games, one after another
+    timings["board_estimate"] = meta["board_time_per_game_s"] * (exp.games - first_game) * len(seeds)
     timings["agent_frames"] = timings["frames"] * len(seeds)
     if run is not None:
         meta.update(finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"), timings=timings)
@@ -327,6 +329,11 @@ def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True, 
             np.savez(run.path / "dream_vs_real.npz", **comparison)
             dream_vs_real_figure(comparison, path=run.path / "dream_vs_real.png")
     return TrainResult(run.path if run else None, metrics, timings, policy.W.copy())
+
+
+#: What a resumed run may change: its length, and how it is simulated (the devices give the
+#: same spike counts, and checkpoints hold a device-independent state).
+_RESUME_MAY_CHANGE = {"experiment.games", "simulation.device", "simulation.codegen_target"}
 
 
 def _load_for_resume(run_dir, overrides):
@@ -347,14 +354,16 @@ def _load_for_resume(run_dir, overrides):
     if version != __version__:
         raise CheckpointError(f"{run_dir}: written by brian_dream {version}, this is {__version__}; resume it with "
                               "that version or start a new run")
-    extra = set(overrides or {}) - {"experiment.games"}
+    overrides = dict(overrides or {})
+    extra = set(overrides) - _RESUME_MAY_CHANGE
     if extra:
-        raise CheckpointError(f"cannot change {', '.join(sorted(extra))} when resuming; only experiment.games")
-    if "finished" in meta and not overrides:
+        raise CheckpointError(f"cannot change {', '.join(sorted(extra))} when resuming; only "
+                              f"{', '.join(sorted(_RESUME_MAY_CHANGE))}")
+    if "finished" in meta and "experiment.games" not in overrides:
         raise CheckpointError(f"{run_dir}: this run has finished; to extend it pass a larger experiment.games")
     config = Config.from_dict(yaml.safe_load((run.path / "config.yaml").read_text()))
     if overrides:
-        if overrides["experiment.games"] < config.experiment.games:
+        if overrides.get("experiment.games", config.experiment.games) < config.experiment.games:
             raise CheckpointError("experiment.games can only grow when resuming")
         config = config.replace(overrides)
         from .runs import atomic_write

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from brian2 import Network, get_device, prefs, second, set_device
 
-from .devices import RESET, FrameDriver
+from .devices import FrameDriver
 from .errors import DeviceError
 
 __all__ = ["StandaloneDriver", "activate_standalone", "deactivate_standalone", "build_cache_dir",
@@ -324,16 +324,12 @@ class StandaloneDriver(FrameDriver):
     # -- frames and state -----------------------------------------------------------
     def _frame(self, request):
         msg = bytearray()
-        if request is not None:
-            for n in request.get(RESET, ()):
-                msg += b"R" + struct.pack("<I", self._order.index(self.substrates[n]))
-                self._rates[n][:] = 0.0  # the initial rates
-            for n, rates in request.items():
-                if rates is None or n == RESET:
-                    continue
-                if n not in self.substrates:
-                    raise KeyError(f"controller yielded rates for unknown substrate {n!r}; known: {list(self.substrates)}")
-                self._rates[n][:] = self.substrates[n].check_rates(rates).ravel()
+        resets, rates = self._parse_request(request)
+        for n in resets:
+            msg += b"R" + struct.pack("<I", self._order.index(self.substrates[n]))
+            self._rates[n][:] = 0.0  # the initial rates
+        for n, r in rates.items():
+            self._rates[n][:] = r
         msg += b"F" + b"".join(self._rates[s.name].tobytes() for s in self._order)
         with self._lock:
             self._start()

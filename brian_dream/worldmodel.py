@@ -94,7 +94,8 @@ class WorldModel:
     def predict(self, counts):
         """Filter one frame of counts; return ``(dxi_hat [R, n_state], r_hat [R])``."""
         x = self.filter(counts)
-        return np.einsum("rkn,rn->rk", self.W_s, x), np.einsum("rkn,rn->rk", self.W_r, self._reward_x(x))[:, 0]
+        # masked reward weights are 0 and stay 0 (their gradient is masked in `learn`)
+        return np.einsum("rkn,rn->rk", self.W_s, x), np.einsum("rkn,rn->rk", self.W_r, x)[:, 0]
 
     def _reward_x(self, x):
         return x if self.reward_mask is None else x * self.reward_mask

@@ -65,7 +65,7 @@ def test_resume_refuses_bad_folders(tmp_path):
                    overrides={"experiment.games": 2, "experiment.seeds": [0]})
     with pytest.raises(CheckpointError, match="finished"):
         train(resume=result.run_dir)
-    with pytest.raises(CheckpointError, match="only experiment.games"):
+    with pytest.raises(CheckpointError, match="cannot change agent.gamma"):
         train(resume=result.run_dir, overrides={"agent.gamma": 0.9})
     (result.run_dir / "checkpoint.npz").write_bytes(b"garbage")
     with pytest.raises(CheckpointError, match="corrupt"):

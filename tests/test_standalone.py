@@ -172,3 +172,19 @@ def test_export_writes_a_project_that_builds_and_runs(tmp_path):
     # a second export into the same folder is refused, nothing overwritten
     again = subprocess.run(cli, capture_output=True, text=True)
     assert again.returncode == 2 and "not empty" in again.stderr
+
+
+def test_a_runtime_run_resumes_on_cpp_with_the_same_numbers(tmp_path):
+    overrides = {"experiment.games": 4, "experiment.seeds": [0, 1], "env.play_steps": 15, "env.noop_steps": 3,
+                 "dream.length": 6, "agent.start_learning_game": 1, "dream.reward_baseline": True,
+                 "experiment.checkpoint_every": 2}
+    whole = train("dynapse_dream", out_dir=tmp_path / "whole", progress=False, overrides=overrides)
+    first = train("dynapse_dream", out_dir=tmp_path / "split", progress=False,
+                  overrides={**overrides, "experiment.games": 2})
+    rest = train(resume=first.run_dir, progress=False,
+                 overrides={"experiment.games": 4, "simulation.device": "cpp"})
+    for key in ("return", "entropy", "model_state_mse"):
+        assert _nan_equal(rest.metrics[key], whole.metrics[key]), key
+    np.testing.assert_array_equal(rest.weights, whole.weights)
+    meta = json.loads((first.run_dir / "meta.json").read_text())
+    assert meta["resumed"][-1]["device"] == "cpp"
