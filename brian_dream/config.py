@@ -9,6 +9,7 @@ from importlib import resources
 import yaml
 from brian2 import Hz, ms
 
+from .devices import DEVICES as _DEVICES
 from .errors import ChipConstraintError, ConfigError
 from .neurons import get_neuron_model
 from .quantities import parse_quantity
@@ -227,7 +228,6 @@ _SECTIONS = {
 }
 
 _PROTOCOLS = ("awake", "dream", "plan")
-_DEVICES = ("runtime", "cpp", "cuda")
 
 
 def _suggest(name, choices):

@@ -246,8 +246,9 @@ class FrameSession:
 class RuntimeDriver(FrameDriver):
     """Brian2 runtime mode: one long ``run()`` with a frame hook.
 
-    A `~brian2.NetworkOperation` at the end of every frame hands its counts to the controller and writes the rates it yields straight into the
-    input group's state array. One ``run()`` per experiment avoids Brian's set-up cost
+    A `~brian2.NetworkOperation` at the end of every frame hands its counts to the
+    controller and writes the rates it yields straight into the input group's state
+    array. One ``run()`` per experiment avoids Brian's set-up cost
     per call (about 90 ms, measured), which would dominate frame-sized runs.
 
     Parameters
