@@ -242,6 +242,8 @@ class StandaloneDriver(FrameDriver):
             self.cached = (self.directory / "main").exists()
             if not self.cached:
                 _compile(staging)
+                if self.directory.exists() and not (self.directory / "main").exists():
+                    shutil.rmtree(self.directory, ignore_errors=True)  # an entry that lost its program
                 try:
                     staging.rename(self.directory)
                 except OSError:  # another process finished the same build first
