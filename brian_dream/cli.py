@@ -128,6 +128,8 @@ def build_parser():
                    help="Dask distributed scheduler (tcp://host:8786); its workers must see --out")
     p.add_argument("--games", type=_positive, default=None, help="games per run instead of the spec's")
     p.add_argument("--seeds", type=_positive, default=None, help="use seeds 0..N-1 instead of the spec's")
+    p.add_argument("--device", choices=["runtime", "cpp", "cuda"], default=None,
+                   help="simulation.device of every new run (cpp: each network compiled once, cached)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     p = sub.add_parser("report", aliases=["compare"],
@@ -278,6 +280,8 @@ def _cmd_sweep(args):
         spec["games"] = args.games
     if args.seeds:
         spec["seeds"] = list(range(args.seeds))
+    if args.device:
+        spec["set"] = {**(spec.get("set") or {}), "simulation.device": args.device}
     rows = run_sweep(spec, out_dir=args.out, jobs=args.jobs, scheduler=args.scheduler, progress=not args.quiet)
     root = Path(args.out) / rows[0]["sweep"]
     print(f"sweep folder: {root}  ({len(rows)} run x seed rows in summary.csv; report in {root / 'report'})")

@@ -111,3 +111,13 @@ def test_killed_sweep_resumes_to_the_uninterrupted_result(tmp_path):
     assert [r["final_return"] for r in full] == [r["final_return"] for r in cut]
     (run,) = (tmp_path / "cut" / "tiny" / "runs").glob("*/*")
     assert "resumed" in yaml.safe_load((run / "meta.json").read_text())
+
+
+def test_sweep_device_option_reaches_every_run(tmp_path, capsys):
+    from brian_dream.cli import main
+
+    code = main(["sweep", "demo_sweep", "--games", "1", "--seeds", "1", "--device", "cuda", "--out", str(tmp_path),
+                 "--quiet"])
+    assert code == 2
+    assert "device 'cuda'" in capsys.readouterr().err
+    assert not list(tmp_path.glob("*/runs/*/*/metrics.csv"))
