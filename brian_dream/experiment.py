@@ -124,6 +124,7 @@ def export(config, directory, overrides=None):
     """
     import yaml
 
+    from . import __version__
     from .standalone import export_project
 
     config = _as_config(config, overrides)
@@ -131,7 +132,7 @@ def export(config, directory, overrides=None):
     encoder = PopulationEncoder.from_config(config)
     frame = parse_quantity(config.simulation.frame_duration, ms)
     readme = (f"# brian_dream standalone network: {config.experiment.name}\n\n"
-              f"Exported by brian_dream {__import__('brian_dream').__version__} from the configuration in "
+              f"Exported by brian_dream {__version__} from the configuration in "
               f"`config.yaml` (seeds {config.experiment.seeds}, device {device}).\n")
     try:
         path = export_project(lambda: _build_networks(config, encoder)[0], device, frame, directory, readme)
