@@ -150,6 +150,9 @@ class AgentConfig:
     adam_eps: float = 1e-5
     start_learning_game: int = 50
     """Policy learning is gated off for games before this one (0-based count)."""
+    entropy_bonus: float = 0.0
+    """Weight beta of the policy entropy in the objective, sum_t (R_t log pi_t + beta H_t);
+    0 as in both papers (which compute the entropy gradient and multiply it by 0)."""
 
 
 @dataclass
@@ -351,6 +354,9 @@ class Config:
             raise ConfigError(f"agent.gamma: must be in [0, 1], got {ag.gamma!r}")
         if ag.learning_rate < 0:
             raise ConfigError(f"agent.learning_rate: must be >= 0, got {ag.learning_rate!r}")
+        _float(ag.entropy_bonus, "agent.entropy_bonus")
+        if ag.entropy_bonus < 0:
+            raise ConfigError(f"agent.entropy_bonus: must be >= 0 (0 = off), got {ag.entropy_bonus!r}")
         for key in ("input_scale", "logit_clip", "adam_eps"):
             _positive_float(getattr(ag, key), f"agent.{key}")
         _float(ag.init_std, "agent.init_std")

@@ -198,7 +198,7 @@ def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True, 
     policy = PolicyReadout(
         seeds, config.substrate.n_hidden, config.n_actions(), learning_rate=ag.learning_rate, gamma=ag.gamma,
         input_scale=ag.input_scale, logit_clip=ag.logit_clip, init_std=ag.init_std, readout_decay=ag.readout_decay,
-        adam={"beta1": ag.adam_beta1, "beta2": ag.adam_beta2, "eps": ag.adam_eps},
+        entropy_bonus=ag.entropy_bonus, adam={"beta1": ag.adam_beta1, "beta2": ag.adam_beta2, "eps": ag.adam_eps},
     )
     baseline = RewardBaseline(len(seeds), dr.baseline_decay) if model is not None and dr.reward_baseline else None
     meta = {

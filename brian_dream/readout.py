@@ -84,24 +84,34 @@ class PolicyReadout:
     ``R_t = sum_{t' >= t} gamma^(t'-t) r_t'``: REINFORCE without a baseline, as in
     both papers (gamma 0.998).
 
+    With ``entropy_bonus`` beta > 0 the gradient of ``beta * H(pi_t)`` is added to
+    ``A`` at every step the agent acts::
+
+        A    += beta * (-pi * (log pi + H)) x^T                     dH/dW, exact below the clip
+
+    Without it a policy that has become deterministic cannot recover: its gradient
+    ``(onehot(a) - pi) x`` vanishes below Adam's epsilon, whatever the rewards.
+
     Parameters
     ----------
     seeds : list of int
         One per replica: seeds the initial weights and the action sampling.
     n_hidden, n_actions : int
-    learning_rate, gamma, input_scale, logit_clip, init_std : float
+    learning_rate, gamma, input_scale, logit_clip, init_std, entropy_bonus : float
     adam : dict
         ``beta1``, ``beta2``, ``eps``.
     """
 
     def __init__(self, seeds, n_hidden, n_actions, learning_rate=0.004, gamma=0.998, input_scale=5.0,
-                 logit_clip=50.0, init_std=0.1, readout_decay=0.6065306597126334, adam=None, name="agent"):
+                 logit_clip=50.0, init_std=0.1, readout_decay=0.6065306597126334, entropy_bonus=0.0, adam=None,
+                 name="agent"):
         self.seeds = list(seeds)
         R = len(self.seeds)
         self.n_actions = n_actions
         self.gamma = float(gamma)
         self.input_scale = float(input_scale)
         self.logit_clip = float(logit_clip)
+        self.entropy_bonus = float(entropy_bonus)
         self.W = np.stack([replica_rng(s, f"{name}.readout_init").normal(0, init_std, (n_actions, n_hidden))
                            for s in self.seeds])
         self._rngs = [replica_rng(s, f"{name}.policy") for s in self.seeds]
@@ -143,10 +153,16 @@ class PolicyReadout:
         err = -probs
         err[np.arange(len(actions)), actions] += 1.0
         grad = err[:, :, None] * x[:, None, :]
-        if active is not None:
-            grad *= np.asarray(active, float)[:, None, None]
+        mask = None if active is None else np.asarray(active, float)[:, None, None]
+        if mask is not None:
+            grad *= mask
         self.trace *= self.gamma
         self.trace += grad
+        if self.entropy_bonus:
+            logp = np.log(np.clip(probs, 1e-300, 1.0))
+            d_logits = -probs * (logp + -(probs * logp).sum(axis=1, keepdims=True))
+            ent_grad = self.entropy_bonus * d_logits[:, :, None] * x[:, None, :]
+            self.accum += ent_grad if mask is None else ent_grad * mask
         self.last_probs = probs
         return actions, probs
 

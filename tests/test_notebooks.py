@@ -165,7 +165,8 @@ def test_dpi_neuron_and_mismatch():
          "n_mismatch_neurons": 30, "reservoir_frames": 5},
         check="{'fi': {k: v.tolist() for k, v in fi.items()}, 'currents': (currents / pA).tolist(), "
               "'rate_sd': {str(k): float(v.std()) for k, v in mismatch_rates.items()}, "
-              "'reservoir': {str(k): float(v.mean()) for k, v in reservoir_rates.items()}, 'biases': len(table)}")
+              "'reservoir': {str(k): float(v.mean()) for k, v in reservoir_rates.items()}, 'biases': len(table), "
+              "'studies': {k: sorted(set(t['x'])) for k, (t, _) in studies.items()}}")
     assert check["currents"] == pytest.approx([0, 500, 1000, 1500, 2000])
     for label, rates in check["fi"].items():
         assert rates[0] == 0 and rates[-1] > rates[1] > 0, (label, rates)
@@ -174,4 +175,7 @@ def test_dpi_neuron_and_mismatch():
     assert check["rate_sd"]["0.0"] == 0 < check["rate_sd"]["0.3"]  # mismatch spreads identical neurons' rates
     assert set(check["reservoir"]) == {"0.0", "0.3"}
     assert check["biases"] == 20
-    assert images(nb) >= 5
+    # section 5 plots the committed Pong studies: 4 mismatch levels (%), 4 NMDA weight biases as currents (nA)
+    assert check["studies"]["mismatch_300"] == [0.0, 10.0, 20.0, 30.0]
+    assert check["studies"]["nmda_weight_300"] == pytest.approx([0.354, 0.498, 0.643, 0.765], abs=1e-3)
+    assert images(nb) >= 6

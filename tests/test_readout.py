@@ -122,13 +122,13 @@ def test_reward_baseline_removes_a_constant_bias_and_skips_inactive_replicas():
         RewardBaseline(1, decay=1.0)
 
 
-def _entropy_after_constant_reward(baseline, episodes=150, steps=20):
+def _entropy_after_constant_reward(baseline, episodes=150, steps=20, entropy_bonus=0.0):
     """A model that predicts reward +1 everywhere, fed to REINFORCE for many episodes.
 
     The first 10 episodes do not learn (as the protocols' ``start_learning_game``).
     """
     rng = np.random.default_rng(4)
-    policy = PolicyReadout([5, 6, 7], n_hidden=20, n_actions=3, learning_rate=0.01)
+    policy = PolicyReadout([5, 6, 7], n_hidden=20, n_actions=3, learning_rate=0.01, entropy_bonus=entropy_bonus)
     entropies = []
     for episode in range(episodes):
         policy.begin_episode()
@@ -149,3 +149,35 @@ def test_reward_bias_collapses_the_policy_unless_centred():
     assert initial == pytest.approx(initial_too)
     assert biased < 0.2 * initial
     assert centred == pytest.approx(initial, rel=0.05)
+
+
+def test_entropy_bonus_adds_the_exact_entropy_gradient():
+    rng = np.random.default_rng(3)
+    beta = 0.7
+    plain = PolicyReadout([7], n_hidden=12, n_actions=3, gamma=0.9, init_std=0.3, learning_rate=0.0)
+    bonus = PolicyReadout([7], n_hidden=12, n_actions=3, gamma=0.9, init_std=0.3, learning_rate=0.0,
+                          entropy_bonus=beta)
+    xs, actions, rewards = episode(plain, np.random.default_rng(3))
+    episode(bonus, rng)
+    added = bonus.accum[0] - plain.accum[0]
+
+    def entropy_sum(W):
+        return sum(entropy(softmax(W @ x)) for x in xs[:, 0])
+
+    W = plain.W[0].copy()
+    numeric = np.zeros_like(W)
+    for idx in np.ndindex(W.shape):
+        Wp, Wm = W.copy(), W.copy()
+        Wp[idx] += 1e-6
+        Wm[idx] -= 1e-6
+        numeric[idx] = (entropy_sum(Wp) - entropy_sum(Wm)) / 2e-6
+    assert np.abs(added).max() > 1e-3
+    np.testing.assert_allclose(added, beta * numeric, rtol=1e-5, atol=1e-8)
+
+
+def test_entropy_bonus_keeps_a_biased_policy_stochastic():
+    initial, collapsed = _entropy_after_constant_reward(None)
+    initial_too, kept = _entropy_after_constant_reward(None, entropy_bonus=3.0)
+    assert initial == pytest.approx(initial_too)
+    assert collapsed < 0.2 * initial
+    assert kept > 0.8 * initial
