@@ -29,10 +29,24 @@ __all__ = [
     "load_preset",
     "load_neuron_set",
     "CHIP_CAM_SLOTS",
+    "REPLICA_KEYS",
+    "is_replica_key",
 ]
 
 #: CAM (fan-in) entries per neuron on DYNAP-SE1.
 CHIP_CAM_SLOTS = 64
+
+#: Config keys that may differ between the replicas of one simulation
+#: (``experiment.replica_overrides``): per-neuron circuit constants and host-side
+#: learning settings. Keys ending in "." are prefixes.
+REPLICA_KEYS = ("substrate.mismatch", "world_model.mismatch", "substrate.neuron_params.",
+                "substrate.neuron_biases.", "world_model.neuron_params.", "world_model.neuron_biases.",
+                "agent.learning_rate", "agent.entropy_bonus", "dream.reward_weight")
+
+
+def is_replica_key(key):
+    """True if ``key`` may take a different value in each replica of one simulation."""
+    return any(key == k or (k.endswith(".") and key.startswith(k) and len(key) > len(k)) for k in REPLICA_KEYS)
 
 
 @dataclass
@@ -52,6 +66,10 @@ class ExperimentConfig:
     """Write a readout checkpoint every this many games (and at the end)."""
     curve_window: int = 50
     """Games averaged per point of the learning curve (the papers use 50)."""
+    replica_overrides: dict = field(default_factory=dict)
+    """Per-replica values, ``{dotted key: [one value per seed]}``, for the keys in
+    `REPLICA_KEYS` (circuit parameters, mismatch, learning rates): replicas with
+    different settings share one simulation. A seed may then appear several times."""
 
 
 @dataclass
@@ -304,7 +322,7 @@ class Config:
         for s in e.seeds:
             if not isinstance(s, int) or isinstance(s, bool) or s < 0:
                 raise ConfigError(f"experiment.seeds: seeds must be non-negative integers, got {s!r}")
-        if len(set(e.seeds)) != len(e.seeds):
+        if not e.replica_overrides and len(set(e.seeds)) != len(e.seeds):
             raise ConfigError("experiment.seeds: seeds must be distinct, or replicas would be copies of each other")
         from .envs import check_env_id
 
@@ -400,6 +418,55 @@ class Config:
         if not dr.learn_from_real and e.protocol == "awake":
             raise ConfigError("dream.learn_from_real: false leaves nothing to learn from with protocol 'awake'; "
                               "use protocol dream or plan")
+        self._check_replica_overrides()
+
+    def _check_replica_overrides(self):
+        e = self.experiment
+        ro = e.replica_overrides
+        if not isinstance(ro, dict):
+            raise ConfigError("experiment.replica_overrides: must map dotted keys to lists (one value per seed)")
+        for key, values in ro.items():
+            if not is_replica_key(key):
+                raise ConfigError(
+                    f"experiment.replica_overrides: {key!r} cannot differ between the replicas of one simulation; "
+                    f"allowed: {', '.join(k + '*' if k.endswith('.') else k for k in REPLICA_KEYS)}")
+            if not isinstance(values, list) or len(values) != len(e.seeds):
+                raise ConfigError(f"experiment.replica_overrides.{key}: give a list of {len(e.seeds)} values, one "
+                                  f"per seed, got {values!r}")
+        settings = [(s, *(yaml.safe_dump(v[r]) for v in ro.values())) for r, s in enumerate(e.seeds)]
+        if len(set(settings)) != len(settings):
+            raise ConfigError("experiment.seeds: seeds must be distinct (or differ in experiment.replica_overrides), "
+                              "or replicas would be copies of each other")
+        if ro:
+            self.replica_configs()  # every replica's settings must be valid on their own
+
+    def replica_configs(self):
+        """One validated config per replica, with its ``experiment.replica_overrides`` applied.
+
+        Each has a single seed and no replica overrides: the run that replica would be alone.
+        """
+        ro = self.experiment.replica_overrides
+        out = []
+        for r, seed in enumerate(self.experiment.seeds):
+            data = self.to_dict()
+            data["experiment"]["replica_overrides"] = {}
+            data["experiment"]["seeds"] = [seed]
+            apply_overrides(data, {k: v[r] for k, v in ro.items()})
+            try:
+                out.append(Config.from_dict(data))
+            except ConfigError as err:
+                raise ConfigError(f"experiment.replica_overrides, replica {r} (seed {seed}): {err}") from None
+        return out
+
+    def per_replica(self, key):
+        """``float[R]``: the value of the numeric ``key`` in each replica."""
+        import numpy as np
+
+        section, name = key.split(".")
+        values = self.experiment.replica_overrides.get(key)
+        if values is None:
+            values = [getattr(getattr(self, section), name)] * len(self.experiment.seeds)
+        return np.asarray(values, dtype=float)
 
     # -- derived values ----------------------------------------------------------
     def n_state(self):

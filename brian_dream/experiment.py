@@ -69,20 +69,30 @@ def _as_config(config, overrides):
     raise ConfigError(f"config must be a preset name, a YAML path, a dict or a Config, got {type(config).__name__}")
 
 
+def _replica_params(config, which):
+    """Neuron model, parameters (one dict, or one per replica) and mismatch level(s) of a network."""
+    resolve = {"substrate": Config.neuron_model_and_params, "world_model": Config.model_neuron_and_params}[which]
+    model, params = resolve(config)
+    if not config.experiment.replica_overrides:
+        return model, params, getattr(config, which).mismatch
+    replicas = config.replica_configs()
+    return model, [resolve(c)[1] for c in replicas], [getattr(c, which).mismatch for c in replicas]
+
+
 def build_agent_substrate(config, name="agent"):
     """The agent's `~brian_dream.substrate.Substrate` for all replicas of ``config``."""
-    model, params = config.neuron_model_and_params()
+    model, params, mismatch = _replica_params(config, "substrate")
     sub = config.substrate
     return Substrate(
         name, model, params, config.experiment.seeds, config.n_inputs(), sub.n_hidden, config.synapse_type(),
         fan_in=sub.fan_in, max_multiplicity=sub.max_multiplicity, spike_trains=config.encoder.spike_trains,
-        dt=parse_quantity(config.simulation.dt, ms), mismatch=sub.mismatch,
+        dt=parse_quantity(config.simulation.dt, ms), mismatch=mismatch,
     )
 
 
 def build_world_model(config, encoder, name="model"):
     """The world model's substrate (own connectivity streams) and its readouts."""
-    neuron, params = config.model_neuron_and_params()
+    neuron, params, mismatch = _replica_params(config, "world_model")
     wm, ag = config.world_model, config.agent
     synapse_type = config.substrate.synapse_type or neuron.default_synapse_type
     model = WorldModel(
@@ -95,7 +105,7 @@ def build_world_model(config, encoder, name="model"):
     substrate = Substrate(
         name, neuron, params, config.experiment.seeds, model.n_inputs, wm.n_hidden, synapse_type,
         fan_in=wm.fan_in, max_multiplicity=wm.max_multiplicity, spike_trains=config.encoder.spike_trains,
-        dt=parse_quantity(config.simulation.dt, ms), mismatch=wm.mismatch,
+        dt=parse_quantity(config.simulation.dt, ms), mismatch=mismatch,
     )
     if wm.reward_readout == "state_driven":
         model.use_reward_inputs(model.state_driven_mask(substrate))
@@ -196,11 +206,12 @@ def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True, 
         driver = make_driver(sim.device, substrates, frame, parse_quantity(sim.dt, ms), sim.codegen_target)
     games = VectorGames(config.env.id, seeds, **config.env.kwargs)
     policy = PolicyReadout(
-        seeds, config.substrate.n_hidden, config.n_actions(), learning_rate=ag.learning_rate, gamma=ag.gamma,
-        input_scale=ag.input_scale, logit_clip=ag.logit_clip, init_std=ag.init_std, readout_decay=ag.readout_decay,
-        entropy_bonus=ag.entropy_bonus, adam={"beta1": ag.adam_beta1, "beta2": ag.adam_beta2, "eps": ag.adam_eps},
+        seeds, config.substrate.n_hidden, config.n_actions(), learning_rate=config.per_replica("agent.learning_rate"),
+        gamma=ag.gamma, input_scale=ag.input_scale, logit_clip=ag.logit_clip, init_std=ag.init_std,
+        readout_decay=ag.readout_decay, entropy_bonus=config.per_replica("agent.entropy_bonus"), adam={"beta1": ag.adam_beta1, "beta2": ag.adam_beta2, "eps": ag.adam_eps},
     )
     baseline = RewardBaseline(len(seeds), dr.baseline_decay) if model is not None and dr.reward_baseline else None
+    dream_weight = config.per_replica("dream.reward_weight")
     meta = {
         "seeds": seeds,
         "protocol": exp.protocol,
@@ -283,7 +294,7 @@ def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True, 
                     model.learning = game < config.world_model.freeze_after_games
                 def plan_hook(t):
                     if t > 0 and t % (2 * dr.n_fut) == 0:
-                        plan_rollout(dream_env, agent, real.states, dr.n_fut, dr.reward_weight, baseline)
+                        plan_rollout(dream_env, agent, real.states, dr.n_fut, dream_weight, baseline)
 
                 on_step = plan_hook if exp.protocol == "plan" else None
                 stats = awake_game(real, agent, config.env.play_steps, learn,
@@ -292,7 +303,7 @@ def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True, 
                 if exp.protocol == "dream":
                     for _ in range(dr.per_game):
                         log(game, "dream", learn, dream(dream_env, agent, real.start_states, dr.length, learn,
-                                                          dr.reward_weight, baseline))
+                                                          dream_weight, baseline))
                 recent.append(stats["return"].mean())
                 del recent[: -exp.curve_window]
                 bar.update(1)

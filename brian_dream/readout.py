@@ -39,7 +39,10 @@ class Adam:
     """
 
     def __init__(self, shape, lr, beta1=0.9, beta2=0.999, eps=1e-5, ascent=True):
-        self.lr, self.beta1, self.beta2, self.eps = float(lr), float(beta1), float(beta2), float(eps)
+        # lr: a number, or one per replica (first axis) for replicas with different settings
+        lr = np.asarray(lr, dtype=float)
+        self.lr = lr.reshape(lr.shape + (1,) * (len(shape) - lr.ndim)) if lr.ndim else float(lr)
+        self.beta1, self.beta2, self.eps = float(beta1), float(beta2), float(eps)
         self.sign = 1.0 if ascent else -1.0
         self.m = np.zeros(shape)
         self.v = np.zeros(shape)
@@ -97,7 +100,9 @@ class PolicyReadout:
     seeds : list of int
         One per replica: seeds the initial weights and the action sampling.
     n_hidden, n_actions : int
-    learning_rate, gamma, input_scale, logit_clip, init_std, entropy_bonus : float
+    learning_rate, entropy_bonus : float or float[R]
+        One value, or one per replica.
+    gamma, input_scale, logit_clip, init_std : float
     adam : dict
         ``beta1``, ``beta2``, ``eps``.
     """
@@ -111,7 +116,7 @@ class PolicyReadout:
         self.gamma = float(gamma)
         self.input_scale = float(input_scale)
         self.logit_clip = float(logit_clip)
-        self.entropy_bonus = float(entropy_bonus)
+        self.entropy_bonus = np.broadcast_to(np.asarray(entropy_bonus, float), (len(self.seeds),))[:, None, None]
         self.W = np.stack([replica_rng(s, f"{name}.readout_init").normal(0, init_std, (n_actions, n_hidden))
                            for s in self.seeds])
         self._rngs = [replica_rng(s, f"{name}.policy") for s in self.seeds]
@@ -158,7 +163,7 @@ class PolicyReadout:
             grad *= mask
         self.trace *= self.gamma
         self.trace += grad
-        if self.entropy_bonus:
+        if self.entropy_bonus.any():
             logp = np.log(np.clip(probs, 1e-300, 1.0))
             d_logits = -probs * (logp + -(probs * logp).sum(axis=1, keepdims=True))
             ent_grad = self.entropy_bonus * d_logits[:, :, None] * x[:, None, :]

@@ -44,10 +44,11 @@ class Substrate:
         Regular trains (the board's FPGA generators) are deterministic given the
         seed; Poisson trains draw from Brian2's shared random stream.
     dt : `Quantity`
-    mismatch : float
-        Relative standard deviation of device mismatch: every neuron's circuit
-        parameters (`NeuronModel.mismatch_parameters`) and every synapse's weight
-        deviate independently, drawn from the replica's own seed.
+    mismatch : float or list of float
+        Relative standard deviation of device mismatch (one level, or one per
+        replica): every neuron's circuit parameters (`NeuronModel.mismatch_parameters`)
+        and every synapse's weight deviate independently, drawn from the replica's
+        own seed.
     """
 
     def __init__(self, name, model, params, seeds, n_inputs, n_hidden, synapse_type, fan_in=8,
@@ -63,9 +64,12 @@ class Substrate:
         per_replica = params if isinstance(params, (list, tuple)) else [params] * R
         if len(per_replica) != R:
             raise ConfigError(f"{name}: got {len(per_replica)} parameter sets for {R} replicas")
-        self.mismatch = float(mismatch)
-        per_replica = [model.with_mismatch(p, self.mismatch, replica_rng(s, f"{name}.mismatch"), self.n_hidden)
-                       for p, s in zip(per_replica, self.seeds)]
+        levels = np.asarray(mismatch, dtype=float)
+        if levels.ndim > 1 or (levels.ndim == 1 and len(levels) != R):
+            raise ConfigError(f"{name}: got {levels.size} mismatch levels for {R} replicas")
+        self.mismatch = np.broadcast_to(levels, (R,)).copy()
+        per_replica = [model.with_mismatch(p, float(m), replica_rng(s, f"{name}.mismatch"), self.n_hidden)
+                       for p, m, s in zip(per_replica, self.mismatch, self.seeds)]
         constants = [model.derive(p, [synapse_type]) for p in per_replica]
         from brian2.devices.device import RuntimeDevice, get_device
 
@@ -126,8 +130,8 @@ class Substrate:
         self.synapses.connect(i=pre, j=post)
         self.synapses.multiplicity = mult
         self.synapses.w_mismatch = np.concatenate([
-            np.maximum(1 + self.mismatch * replica_rng(s, f"{name}.synapse_mismatch").standard_normal(len(b[0])), 0.1)
-            for s, b in zip(self.seeds, blocks)
+            np.maximum(1 + m * replica_rng(s, f"{name}.synapse_mismatch").standard_normal(len(b[0])), 0.1)
+            for s, m, b in zip(self.seeds, self.mismatch, blocks)
         ])
         self.connectivity = (pre, post, mult)
         # on a standalone device nothing can be read before the program runs; the

@@ -14,9 +14,14 @@ A sweep spec (YAML, e.g. ``models/sweeps/mismatch_study.yaml``)::
       substrate.mismatch,world_model.mismatch: [0.0, 0.1, 0.2]   # keys joined by "," move together
 
 expands to one run per condition and grid point. Seeds share one simulation (the
-cheap axis); runs go to separate processes, or to the workers of a Dask cluster.
-Each run has a fixed folder ``<out>/<name>/runs/<label>/``: running the same
-command again skips finished runs and resumes killed ones from their last
+cheap axis), and so do the grid points of a condition that differ only in keys a
+replica can hold on its own (``brian_dream.config.REPLICA_KEYS``: mismatch, circuit
+parameters and biases, learning rates): such a *batch* runs once, with
+``experiment.replica_overrides``, under ``<out>/<name>/batches/<label>/``, and is then
+split into the ordinary per-run folders (``batch: false`` in the spec turns this
+off). Batches and the remaining runs go to separate processes, or to the workers of
+a Dask cluster. Each run has a fixed folder ``<out>/<name>/runs/<label>/``: running
+the same command again skips finished runs and resumes killed ones from their last
 checkpoint. At the end the sweep writes ``summary.csv`` (one row per run and seed:
 a tidy table for pandas), a figure of final return against each grid parameter
 and the condition report of `brian_dream.analysis.compare_conditions`.
@@ -31,13 +36,13 @@ from pathlib import Path
 
 import yaml
 
-from .config import _read_yaml, _suggest, load_preset
+from .config import _read_yaml, _suggest, is_replica_key, load_preset
 from .errors import CheckpointError, ConfigError
 from .runs import atomic_write
 
-__all__ = ["SweepSpec", "load_sweep", "run_sweep", "expand"]
+__all__ = ["SweepSpec", "load_sweep", "run_sweep", "expand", "plan", "split_batch"]
 
-_KEYS = ("name", "preset", "games", "seeds", "set", "conditions", "grid", "description", "block")
+_KEYS = ("name", "preset", "games", "seeds", "set", "conditions", "grid", "description", "block", "batch")
 
 
 @dataclass
@@ -53,9 +58,11 @@ class SweepSpec:
     grid: dict = field(default_factory=dict)
     description: str = ""
     block: int = 50
+    batch: bool = True
 
     def to_dict(self):
-        return {k: getattr(self, k) for k in _KEYS}
+        # the default is left out, so that specs written before the key existed still match
+        return {k: getattr(self, k) for k in _KEYS if k != "batch" or not self.batch}
 
 
 def load_sweep(spec):
@@ -100,9 +107,13 @@ def load_sweep(spec):
     for key, values in grid.items():
         if not isinstance(values, list) or not values:
             raise ConfigError(f"{where}: grid.{key} must be a non-empty list of values (an empty grid runs nothing)")
+    batch = spec.get("batch", True)
+    if not isinstance(batch, bool):
+        raise ConfigError(f"{where}: batch must be true or false, got {batch!r}")
     out = SweepSpec(name=name, preset=str(spec["preset"]), games=games, seeds=list(seeds),
                     set=dict(spec.get("set") or {}), conditions={str(k): dict(v or {}) for k, v in conditions.items()},
-                    grid=dict(grid), description=str(spec.get("description", "")), block=int(spec.get("block", 50)))
+                    grid=dict(grid), description=str(spec.get("description", "")), block=int(spec.get("block", 50)),
+                    batch=batch)
     for job in expand(out):  # every run's config must be valid before anything starts
         try:
             load_preset(job["preset"], job["overrides"])
@@ -139,19 +150,131 @@ def expand(spec):
     return jobs
 
 
+def plan(spec):
+    """Group the runs of ``spec`` (see `expand`) into units of work, each one simulation.
+
+    Runs of one condition whose grid points differ only in replica keys
+    (`brian_dream.config.is_replica_key`) form one unit; with ``spec.batch`` False
+    every run is its own unit.
+    """
+    jobs = expand(spec)
+    if not spec.batch:
+        return [[job] for job in jobs]
+    batched = [k for k in spec.grid if all(is_replica_key(part.strip()) for part in k.split(","))]
+    units = {}
+    for job in jobs:
+        fixed = (job["condition"], job["preset"],
+                 tuple(yaml.safe_dump(job["point"][k]) for k in spec.grid if k not in batched))
+        units.setdefault(fixed, []).append(job)
+    return list(units.values())
+
+
+def _batch_label(unit, spec):
+    batched = [k for k in spec.grid if len({yaml.safe_dump(j["point"][k]) for j in unit}) > 1]
+    rest = [part for part in unit[0]["label"].split("__")[1:]
+            if part.split("=")[0] not in {k.split(",")[0].split(".")[-1] for k in batched}]
+    return "__".join([unit[0]["condition"], *rest, "batch_" + "_".join(k.split(",")[0].split(".")[-1] for k in batched)])
+
+
+def _batch_overrides(unit, spec, label):
+    """One run's overrides for a unit: its seeds once per grid point, the differing keys per replica."""
+    first = unit[0]["overrides"]
+    differ = sorted(k for k in first if k != "experiment.name" and any(j["overrides"][k] != first[k] for j in unit))
+    overrides = {k: v for k, v in first.items() if k not in differ}
+    overrides.update({"experiment.seeds": list(spec.seeds) * len(unit), "experiment.name": label,
+                      "experiment.replica_overrides": {k: [j["overrides"][k] for j in unit for _ in spec.seeds]
+                                                       for k in differ}})
+    return overrides
+
+
+def _finished(run_root):
+    """The finished run folder under ``run_root``, or None."""
+    run_root = Path(run_root)
+    for d in sorted(run_root.glob("*")) if run_root.is_dir() else []:
+        if (d / "meta.json").is_file() and "finished" in json.loads((d / "meta.json").read_text()):
+            return d
+    return None
+
+
 def _run_job(preset, overrides, run_root):
     """Run (or resume, or skip) one run of a sweep; executed in a worker process."""
     from .experiment import train
 
     run_root = Path(run_root)
+    done = _finished(run_root)
+    if done is not None:
+        return str(done)
     existing = sorted(d for d in run_root.glob("*") if (d / "meta.json").is_file()) if run_root.is_dir() else []
     for d in existing:
-        meta = json.loads((d / "meta.json").read_text())
-        if "finished" in meta:
-            return str(d)
         if (d / "checkpoint.npz").is_file():
             return str(train(resume=d, progress=False).run_dir)
     return str(train(load_preset(preset, overrides), out_dir=run_root, progress=False).run_dir)
+
+
+def _run_unit(preset, overrides, run_root, parts):
+    """Run one unit of work; returns the run folder of each of its runs.
+
+    ``parts`` is empty for a single run, else ``[(label, preset, overrides, run_root)]``
+    of the runs the batch (run in ``run_root``) is split into.
+    """
+    if not parts:
+        return [_run_job(preset, overrides, run_root)]
+    done = [_finished(part[3]) for part in parts]
+    if all(d is not None for d in done):
+        return [str(d) for d in done]
+    batch_dir = Path(_run_job(preset, overrides, run_root))
+    return [str(split_batch(batch_dir, k, len(parts), *part)) for k, part in enumerate(parts)]
+
+
+def split_batch(batch_dir, index, n_parts, label, preset, overrides, run_root):
+    """Write part ``index`` of a finished batch run as an ordinary run folder under ``run_root``.
+
+    The part's replicas are ``index * S ... (index + 1) * S - 1`` (S seeds); its folder
+    holds the config the run would have had alone, its metric rows (replicas
+    renumbered from 0), a learning curve and a meta.json pointing at the batch, written
+    last (a folder without it is incomplete and is rewritten).
+    """
+    import csv
+
+    import numpy as np
+
+    from .plots import learning_curve_figure
+    from .runs import RunFolder, read_metrics, run_name
+
+    batch = RunFolder(batch_dir)
+    config = load_preset(preset, overrides)
+    S = len(config.experiment.seeds)
+    replicas = range(index * S, (index + 1) * S)
+    stamp = Path(batch_dir).name.split("__")[-1]
+    path = Path(run_root) / (run_name(config).rsplit("__", 1)[0] + "__" + stamp)
+    path.mkdir(parents=True, exist_ok=True)
+    run = RunFolder(path)
+    atomic_write(path / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False))
+    with open(Path(batch_dir) / "metrics.csv", newline="") as f:
+        rows = [r for r in csv.DictReader(f) if int(r["replica"]) in replicas]
+    for r in rows:
+        r["replica"] = int(r["replica"]) - index * S
+    run.write_metrics(rows)
+    comparison = Path(batch_dir) / "dream_vs_real.npz"
+    if comparison.is_file():
+        from .plots import dream_vs_real_figure
+
+        with np.load(comparison) as f:
+            part = {k: f[k][:, index * S:(index + 1) * S] for k in f.files}
+        np.savez(path / "dream_vs_real.npz", **part)
+        dream_vs_real_figure(part, path=path / "dream_vs_real.png")
+    learning_curve_figure({label: read_metrics(path)}, window=config.experiment.curve_window,
+                          path=path / "learning_curve.png",
+                          title=f"{config.env.id} · {label} · {S} seeds (batch of {n_parts})")
+    meta = batch.read_meta()
+    meta["seeds"] = config.experiment.seeds
+    meta["batch"] = {"run_dir": str(batch_dir), "part": index, "parts": n_parts, "replicas": list(replicas)}
+    if "timings" in meta:  # this run's share of the batch's wall time
+        meta["timings"] = {**meta["timings"], "total": meta["timings"]["total"] / n_parts,
+                           "board_estimate": meta["timings"].get("board_estimate", 0.0) / n_parts,
+                           "shared_by_parts": n_parts}
+    run.write_meta(meta)
+    return path
 
 
 def run_sweep(spec, out_dir="sweeps", jobs=1, scheduler=None, progress=True):
@@ -183,10 +306,19 @@ def run_sweep(spec, out_dir="sweeps", jobs=1, scheduler=None, progress=True):
                               "(results are never overwritten)")
     root.mkdir(parents=True, exist_ok=True)
     atomic_write(spec_file, text)
-    todo = expand(spec)
-    args = [(job["preset"], job["overrides"], str(root / "runs" / job["label"])) for job in todo]
+    units = plan(spec)
+    args = []
+    for unit in units:
+        if len(unit) == 1:
+            job = unit[0]
+            args.append((job["preset"], job["overrides"], str(root / "runs" / job["label"]), []))
+        else:
+            label = _batch_label(unit, spec)
+            parts = [(j["label"], j["preset"], j["overrides"], str(root / "runs" / j["label"])) for j in unit]
+            args.append((unit[0]["preset"], _batch_overrides(unit, spec, label), str(root / "batches" / label), parts))
     done = _execute(args, jobs, scheduler, progress, spec.name)
-    for job, run_dir in zip(todo, done):
+    todo = [job for unit in units for job in unit]
+    for job, run_dir in zip(todo, [d for unit_dirs in done for d in unit_dirs]):
         job["run_dir"] = Path(run_dir)
     return _summarise(spec, root, todo)
 
@@ -194,7 +326,7 @@ def run_sweep(spec, out_dir="sweeps", jobs=1, scheduler=None, progress=True):
 def _execute(args, jobs, scheduler, progress, name):
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=len(args), desc=f"sweep {name}", unit="run", disable=not progress)
+    bar = tqdm(total=len(args), desc=f"sweep {name}", unit="simulation", disable=not progress)
     try:
         if scheduler:
             try:
@@ -206,7 +338,7 @@ def _execute(args, jobs, scheduler, progress, name):
             except (OSError, TimeoutError) as err:
                 raise ConfigError(f"cannot reach the Dask scheduler at {scheduler} ({err})") from None
             with client:
-                futures = [client.submit(_run_job, *a, pure=False, key=f"brian-dream-{Path(a[2]).name}")
+                futures = [client.submit(_run_unit, *a, pure=False, key=f"brian-dream-{Path(a[2]).name}")
                            for a in args]
                 for _ in as_completed(futures):
                     bar.update(1)
@@ -214,7 +346,7 @@ def _execute(args, jobs, scheduler, progress, name):
         if jobs <= 1:
             out = []
             for a in args:
-                out.append(_run_job(*a))
+                out.append(_run_unit(*a))
                 bar.update(1)
             return out
         import multiprocessing
@@ -222,7 +354,7 @@ def _execute(args, jobs, scheduler, progress, name):
 
         # spawn: each worker starts a clean interpreter (Brian2's global state is not fork-safe)
         with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = [pool.submit(_run_job, *a) for a in args]
+            futures = [pool.submit(_run_unit, *a) for a in args]
             for f in futures:
                 f.add_done_callback(lambda _: bar.update(1))
             return [f.result() for f in futures]

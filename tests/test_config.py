@@ -71,3 +71,22 @@ def test_parse_override_reads_yaml():
     assert parse_override("simulation.dt=0.25 ms") == ("simulation.dt", "0.25 ms")
     with pytest.raises(ConfigError):
         parse_override("experiment.games")
+
+
+def test_replica_overrides_are_checked():
+    from brian_dream.config import load_preset
+
+    ok = load_preset("quickstart", {"experiment.seeds": [0, 0], "experiment.replica_overrides":
+                                    {"substrate.mismatch": [0.0, 0.1], "substrate.neuron_params.tau_mem": ["10 ms", "12 ms"]}})
+    assert [c.substrate.mismatch for c in ok.replica_configs()] == [0.0, 0.1]
+    assert ok.replica_configs()[1].experiment.seeds == [0]
+    for overrides, fragment in [
+        ({"experiment.seeds": [0, 0]}, "distinct"),
+        ({"experiment.seeds": [0, 0], "experiment.replica_overrides": {"substrate.mismatch": [0.1, 0.1]}}, "distinct"),
+        ({"experiment.replica_overrides": {"substrate.n_hidden": [10]}}, "cannot differ between the replicas"),
+        ({"experiment.seeds": [0, 1], "experiment.replica_overrides": {"agent.learning_rate": [0.1]}}, "list of 2 values"),
+        ({"experiment.seeds": [0, 1], "experiment.replica_overrides": {"substrate.mismatch": [0.0, 2.0]}},
+         "replica 1 \\(seed 1\\): substrate.mismatch"),
+    ]:
+        with pytest.raises(ConfigError, match=fragment):
+            load_preset("quickstart", overrides)

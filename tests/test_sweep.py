@@ -121,3 +121,44 @@ def test_sweep_device_option_reaches_every_run(tmp_path, capsys):
     assert code == 2
     assert "device 'cuda'" in capsys.readouterr().err
     assert not list(tmp_path.glob("*/runs/*/*/metrics.csv"))
+
+
+def test_plan_batches_grid_points_that_differ_only_in_replica_keys():
+    from brian_dream.sweep import plan
+
+    spec = load_sweep({**SPEC, "grid": {"agent.gamma": [0.9, 0.99], "substrate.mismatch,world_model.mismatch": [0.0, 0.2],
+                                        "agent.learning_rate": [0.001, 0.003]}})
+    units = plan(spec)
+    # gamma is not a per-replica setting: one unit per condition and gamma, each holding 2 x 2 grid points
+    assert len(units) == 2 * 2 and all(len(u) == 4 for u in units)
+    assert all(len({j["point"]["agent.gamma"] for j in u}) == 1 for u in units)
+    assert len(plan(load_sweep({**SPEC, "batch": False}))) == len(expand(spec)) // 4
+    with pytest.raises(ConfigError, match="batch must be true or false"):
+        load_sweep({**SPEC, "batch": "yes"})
+
+
+@pytest.mark.slow
+def test_batched_sweep_equals_separate_runs_and_reruns_nothing(tmp_path):
+    spec = {**SPEC, "conditions": {"learn": {}}, "grid": {"substrate.mismatch": [0.0, 0.3], "agent.learning_rate": [0.003]},
+            "set": {**SPEC["set"], "simulation.codegen_target": "numpy"}}
+    batched = run_sweep(spec, out_dir=tmp_path / "batched", progress=False)
+    separate = run_sweep({**spec, "batch": False}, out_dir=tmp_path / "separate", progress=False)
+    key = [(r["run"], r["seed"]) for r in separate]
+    assert [(r["run"], r["seed"]) for r in batched] == key
+    assert [r["final_return"] for r in batched] == [r["final_return"] for r in separate]
+    root = tmp_path / "batched" / "tiny"
+    (batch,) = (root / "batches").glob("*/*")
+    assert yaml.safe_load((batch / "config.yaml").read_text())["experiment"]["seeds"] == [0, 1, 0, 1]
+    assert not (tmp_path / "separate" / "tiny" / "batches").exists()
+    for r in batched:
+        run = root / r["run_dir"]
+        meta = yaml.safe_load((run / "meta.json").read_text())
+        assert meta["batch"]["parts"] == 2 and meta["seeds"] == [0, 1]
+        assert (run / "learning_curve.png").is_file()
+        other = tmp_path / "separate" / "tiny" / r["run_dir"].replace(run.name, "")
+        (alone,) = other.glob("*")
+        assert (run / "metrics.csv").read_text() == (alone / "metrics.csv").read_text()
+        assert yaml.safe_load((run / "config.yaml").read_text()) == yaml.safe_load((alone / "config.yaml").read_text())
+    folders = sorted(p.name for p in root.glob("*/*/*"))
+    again = run_sweep(spec, out_dir=tmp_path / "batched", progress=False)
+    assert sorted(p.name for p in root.glob("*/*/*")) == folders and again == batched
