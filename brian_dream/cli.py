@@ -117,7 +117,8 @@ def build_parser():
 
     p = sub.add_parser("sweep", help="run a sweep: conditions x parameter grid x seeds, resumable",
                        description="Expand a sweep spec (a YAML file or a name from models/sweeps/) into one run per "
-                                   "condition and grid point (the seeds of a run share one simulation), run them in "
+                                   "condition and grid point (the seeds of a run share one simulation, and so do grid "
+                                   "points that differ only in per-replica settings), run them in "
                                    "local processes or on a Dask cluster, and write <out>/<name>/summary.csv, "
                                    "parameter_study.png and report/. Running the same command again skips finished "
                                    "runs and resumes killed ones from their last checkpoint.")
@@ -130,6 +131,8 @@ def build_parser():
     p.add_argument("--seeds", type=_positive, default=None, help="use seeds 0..N-1 instead of the spec's")
     p.add_argument("--device", choices=["runtime", "cpp", "cuda"], default=None,
                    help="simulation.device of every new run (cpp: each network compiled once, cached)")
+    p.add_argument("--no-batch", action="store_true",
+                   help="one simulation per grid point, even where grid points could share one (spec key batch)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     p = sub.add_parser("report", aliases=["compare"],
@@ -282,6 +285,8 @@ def _cmd_sweep(args):
         spec["seeds"] = list(range(args.seeds))
     if args.device:
         spec["set"] = {**(spec.get("set") or {}), "simulation.device": args.device}
+    if args.no_batch:
+        spec["batch"] = False
     rows = run_sweep(spec, out_dir=args.out, jobs=args.jobs, scheduler=args.scheduler, progress=not args.quiet)
     root = Path(args.out) / rows[0]["sweep"]
     print(f"sweep folder: {root}  ({len(rows)} run x seed rows in summary.csv; report in {root / 'report'})")

@@ -162,3 +162,13 @@ def test_batched_sweep_equals_separate_runs_and_reruns_nothing(tmp_path):
     folders = sorted(p.name for p in root.glob("*/*/*"))
     again = run_sweep(spec, out_dir=tmp_path / "batched", progress=False)
     assert sorted(p.name for p in root.glob("*/*/*")) == folders and again == batched
+
+
+def test_no_batch_option_reaches_the_spec(monkeypatch, tmp_path):
+    from brian_dream import cli, sweep
+
+    seen = []
+    monkeypatch.setattr(sweep, "run_sweep", lambda spec, **kw: seen.append(spec) or [{"sweep": spec["name"]}])
+    for extra in ([], ["--no-batch"]):
+        assert cli.main(["sweep", "demo_sweep", "--out", str(tmp_path), "--quiet", *extra]) == 0
+    assert [load_sweep(s).batch for s in seen] == [True, False]
