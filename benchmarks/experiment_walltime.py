@@ -12,7 +12,10 @@ first game, and scales the per-game time to the full experiment. The board neede
 about 1 h per no-dream run and 3 h per dreaming run, 40 h for the 20 runs
 (Blakowski et al. 2024, code README); ``brian_dream.chip.board_time`` gives the same
 estimate from the 8.4 ms + 10 ms per network step. The two protocols run one after
-the other here; on 2 cores ``--jobs 2`` runs them side by side. Writes
+the other here; on 2 cores ``--jobs 2`` runs them side by side. With ``--split-dreaming
+K`` the dreaming protocol is also timed with its seeds split over K processes (K runs
+of replicas/K seeds), and the makespan of those K runs beside the no-dream run is
+projected for ``--cores`` cores shared fairly between processes. Writes
 ``benchmarks/results/experiment_walltime.json``. Where a finished 2000-game run
 folder is given (``--measured NAME=RUN_DIR``), its recorded wall time is reported
 beside the projection.
@@ -46,6 +49,17 @@ def time_protocol(preset, replicas, games, device="runtime"):
                         "world_model": t["model"]}}
 
 
+def makespan(durations, cores):
+    """Wall time of jobs (seconds of one core each) sharing ``cores`` fairly, each using at most one core."""
+    left, t = sorted(float(d) for d in durations), 0.0
+    while left:
+        rate = min(1.0, cores / len(left))
+        step = left[0] / rate
+        t += step
+        left = [d - step * rate for d in left[1:]]
+    return t
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--replicas", type=int, default=10, help="seeds as replicas of one simulation (default 10)")
@@ -55,6 +69,9 @@ def main(argv=None):
                    help="finished run folders whose recorded wall time to report")
     p.add_argument("--device", default="runtime", choices=["runtime", "cpp", "cuda"],
                    help="simulation.device (cpp: compiled once; the compilation is not timed)")
+    p.add_argument("--split-dreaming", type=int, default=1, metavar="K",
+                   help="also time dreaming with its seeds split over K processes (default 1: not split)")
+    p.add_argument("--cores", type=int, default=2, help="cores for the side-by-side projection (default 2)")
     p.add_argument("--out", default=None,
                    help="output JSON (default: benchmarks/results/experiment_walltime[_DEVICE].json)")
     args = p.parse_args(argv)
@@ -76,10 +93,22 @@ def main(argv=None):
               f"{row['projected_full_s'] / 3600:.2f} h for {args.full_games} games "
               f"(board: {row['board_reported_s'] / 3600:.0f} h reported, {row['board_estimate_s'] / 3600:.1f} h estimated)",
               flush=True)
-    total = sum(r["projected_full_s"] for r in rows.values())
+    plan = {"no_dreaming": [rows["no_dreaming"]["projected_full_s"]],
+            "dreaming": [rows["dreaming"]["projected_full_s"]]}
+    if args.split_dreaming > 1:
+        part = args.replicas // args.split_dreaming
+        row = time_protocol(PROTOCOLS["dreaming"], part, args.games, args.device)
+        row["projected_full_s"] = row["seconds_per_game"] * args.full_games
+        rows[f"dreaming_{part}_replicas"] = row
+        plan["dreaming"] = [row["projected_full_s"]] * args.split_dreaming
+        print(f"dreaming, {part} replicas: {row['seconds_per_game']:.2f} s per game -> "
+              f"{row['projected_full_s'] / 3600:.2f} h for {args.full_games} games", flush=True)
+    side_by_side = makespan(plan["no_dreaming"] + plan["dreaming"], args.cores)
+    print(f"{1 + len(plan['dreaming'])} processes on {args.cores} cores: {side_by_side / 3600:.2f} h")
+    total = sum(r["projected_full_s"] for r in rows.values() if r["replicas"] == args.replicas)
     print(f"whole experiment ({args.replicas} seeds x 2 conditions x {args.full_games} games): {total / 3600:.2f} h "
-          f"sequential, {max(r['projected_full_s'] for r in rows.values()) / 3600:.2f} h with the two conditions "
-          f"on two cores; the board: {sum(r['board_reported_s'] for r in rows.values()) / 3600:.0f} h")
+          f"sequential, {max(rows[k]['projected_full_s'] for k in PROTOCOLS) / 3600:.2f} h with the two conditions "
+          f"on two cores; the board: {sum(rows[k]['board_reported_s'] for k in PROTOCOLS) / 3600:.0f} h")
     measured = {}
     for item in args.measured:
         name, _, run_dir = item.partition("=")
@@ -92,7 +121,10 @@ def main(argv=None):
         "full_games": args.full_games,
         "protocols": rows,
         "projected_total_sequential_s": total,
-        "projected_total_two_cores_s": max(r["projected_full_s"] for r in rows.values()),
+        "projected_total_two_cores_s": max(rows[k]["projected_full_s"] for k in PROTOCOLS),
+        "split_dreaming": args.split_dreaming,
+        "cores": args.cores,
+        "projected_side_by_side_s": side_by_side,
         "measured_runs": measured,
     }
     write_record(args.out, out)
