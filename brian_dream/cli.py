@@ -147,6 +147,14 @@ def build_parser():
     p.add_argument("--out", required=True, metavar="DIR", help="folder for the report")
     p.add_argument("--block", type=_positive, default=50, help="games per block mean (default: %(default)s)")
     p.add_argument("--no-reference", action="store_true", help="do not draw the board's released curves")
+
+    p = sub.add_parser("energy", help="what finished runs would have cost on DYNAP-SE1 (event counts x energy per event)",
+                       description="Read the chip events each run counted (meta.json: hidden spikes, routed and "
+                                   "broadcast input events, synaptic pulses) and price them with a per-event energy "
+                                   "table: the shipped models/chips/dynapse1_energy.yaml (whose figures are marked "
+                                   "unverified) or your own copy given with --table.")
+    p.add_argument("runs", nargs="+", metavar="RUN_DIR")
+    p.add_argument("--table", default=None, metavar="YAML", help="per-event energy table (default: the shipped one)")
     return parser
 
 
@@ -200,6 +208,39 @@ def _cmd_train(args):
           f"env {t['env']:.1f}, readout {t['readout']:.1f}; "
           f"{t['agent_frames'] / max(t['this_process'] - t['setup'], 1e-9):.0f} agent-frames/s; "
           f"the board would take {_duration(t['board_estimate'])} (one seed after another)")
+    print(_energy_line(result.chip_energy))
+
+
+def _energy_line(energy):
+    table = energy["table"]
+    flag = "" if table["verified"] else ", unverified"
+    power = f", {energy['mean_power_W'] * 1e6:.0f} µW over the board's time" if "mean_power_W" in energy else ""
+    return (f"on the chip (event energy only): {energy['total_per_replica_J'] * 1e3:.3g} mJ per seed, "
+            f"{energy['per_game_J'] * 1e6:.3g} µJ per game{power} (per-event energies: {table['source'] or 'user table'}"
+            f"{flag})")
+
+
+def _cmd_energy(args):
+    import json
+
+    from .energy import EVENT_KINDS, EnergyTable, estimate_energy
+
+    table = EnergyTable.load(args.table)
+    for path in map(_run_dir, args.runs):
+        meta_path = path / "meta.json"
+        meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+        if "chip_events" not in meta:
+            raise ConfigError(f"{path}: no chip event counts in meta.json (the run is unfinished or predates event "
+                              f"counting); resume it with brian-dream train --resume {path}")
+        ev = meta["chip_events"]
+        energy = estimate_energy(ev["counts"], table, ev["games"], meta.get("board_time_per_game_s"))
+        print(f"{path} (games {ev['from_game']}..{ev['from_game'] + ev['games'] - 1}, mean over replicas)")
+        print(f"  {'network':<8}" + "".join(f"{k + ' events':>18}{k + ' µJ':>12}" for k in EVENT_KINDS))
+        for net, kinds in ev["counts"].items():
+            cells = "".join(f"{sum(kinds[k]) / len(kinds[k]):>18.4g}{energy['per_replica_J'][net][k] * 1e6:>12.4g}"
+                            for k in EVENT_KINDS)
+            print(f"  {net:<8}{cells}")
+        print("  " + _energy_line(energy))
 
 
 def _cmd_export(args):
@@ -315,6 +356,7 @@ _COMMANDS = {
     "sweep": _cmd_sweep,
     "report": _cmd_compare,
     "compare": _cmd_compare,
+    "energy": _cmd_energy,
 }
 
 

@@ -117,9 +117,13 @@ class FrameDriver:
 
         return self.run(controller())
 
-    def open(self):
-        """Start a synchronous `FrameSession` (use as a context manager)."""
-        return FrameSession(self)
+    def open(self, observer=None):
+        """Start a synchronous `FrameSession` (use as a context manager).
+
+        ``observer(request, counts)``, if given, sees every frame's request and counts
+        (e.g. a `brian_dream.energy.EventCounter`).
+        """
+        return FrameSession(self, observer)
 
 
 _STOP = object()
@@ -136,11 +140,12 @@ class FrameSession:
     costs about 30 µs.
     """
 
-    def __init__(self, driver):
+    def __init__(self, driver, observer=None):
         import queue
         import threading
 
         self.driver = driver
+        self.observer = observer
         self._requests = queue.Queue()
         self._replies = queue.Queue()
         self._closed = False
@@ -192,6 +197,8 @@ class FrameSession:
         if reply is _STOP:
             self._closed = True
             raise RuntimeError("the simulation ended unexpectedly")
+        if self.observer is not None:
+            self.observer(request, reply)
         for n, callback in callbacks:
             callback(reply[n])
         return reply

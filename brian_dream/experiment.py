@@ -14,6 +14,7 @@ from tqdm.auto import tqdm
 from .config import Config, load_preset
 from .devices import building_for, make_driver
 from .encoding import PopulationEncoder
+from .energy import EnergyTable, EventCounter, estimate_energy
 from .envs import VectorGames
 from .errors import ConfigError
 from .envs.dream import DreamVectorEnv
@@ -43,12 +44,16 @@ class TrainResult:
         the number of ``frames`` and ``agent_frames`` (frames x replicas).
     weights : numpy.ndarray
         Final policy readout weights ``[R, n_actions, n_hidden]``.
+    chip_energy : dict
+        What the run's chip events would have cost on DYNAP-SE1
+        (`brian_dream.energy.estimate_energy`), also in ``meta.json``.
     """
 
     run_dir: Path | None
     metrics: dict
     timings: dict
     weights: np.ndarray = field(repr=False)
+    chip_energy: dict = field(default_factory=dict, repr=False)
 
     def final_returns(self, last=50):
         """Mean return over each replica's last ``last`` real games, ``float[R]``."""
@@ -205,6 +210,7 @@ def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True, 
         substrates, model = _build_networks(config, encoder)
         driver = make_driver(sim.device, substrates, frame, parse_quantity(sim.dt, ms), sim.codegen_target)
     games = VectorGames(config.env.id, seeds, **config.env.kwargs)
+    events = EventCounter(substrates, frame)
     policy = PolicyReadout(
         seeds, config.substrate.n_hidden, config.n_actions(), learning_rate=config.per_replica("agent.learning_rate"),
         gamma=ag.gamma, input_scale=ag.input_scale, logit_clip=ag.logit_clip, init_std=ag.init_std,
@@ -241,6 +247,7 @@ def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True, 
     else:
         run = RunFolder.create(out_dir, config, meta) if out_dir is not None else None
     first_game = int(checkpoint_state["game"]) + 1 if checkpoint_state is not None else 0
+    events_from_game = first_game
 
     watch = Stopwatch()
     bar = tqdm(total=exp.games, initial=first_game, desc=f"{exp.name} R={len(seeds)}", unit="game",
@@ -268,6 +275,8 @@ def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True, 
             state.update({f"baseline_{k}": v for k, v in baseline.state().items()})
         state.update(session.get_state())
         state.update(games.get_state())
+        state.update({f"events_{k}": v for k, v in events.state().items()})
+        state["events_from_game"] = np.array(events_from_game)
         state["game"] = np.array(game)
         state["seeds"] = np.array(seeds)
         state["elapsed_s"] = np.array(elapsed_before + time.perf_counter() - t_start)
@@ -275,7 +284,7 @@ def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True, 
 
     comparison = None
     try:
-        with driver.open() as session:
+        with driver.open(events) as session:
             agent = SpikingAgent(session, "agent", encoder, policy, watch)
             real = RealGames(games, config.env.noop_steps, session, model, watch=watch)
             dream_env = DreamVectorEnv(model, session, warmup_frames=dr.warmup_frames) if model else None
@@ -288,6 +297,9 @@ def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True, 
                     model.load({k[len("model_"):]: v for k, v in c.items() if k.startswith("model_")})
                 if baseline is not None:
                     baseline.load({k[len("baseline_"):]: v for k, v in c.items() if k.startswith("baseline_")})
+                # checkpoints written before event counting existed: count from here on
+                if events.load({k[len("events_"):]: v for k, v in c.items() if k.startswith("events_")}):
+                    events_from_game = int(c["events_from_game"])
             for game in range(first_game, exp.games):
                 learn = game >= ag.start_learning_game
                 if model is not None and config.world_model.freeze_after_games:
@@ -311,6 +323,7 @@ def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True, 
                                 rate=f"{stats['spikes_per_frame'].mean() / frame_s:.1f}Hz")
                 if (game + 1) % exp.checkpoint_every == 0 or game + 1 == exp.games:
                     checkpoint(game)
+            event_totals = events.totals()  # the dream-vs-real figure's frames are not part of the run
             if model is not None:
                 comparison = dream_vs_real(real, agent, dream_env, min(dr.length, config.env.play_steps))
     finally:
@@ -327,6 +340,10 @@ def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True, 
     # the board runs one agent at a time: every seed's games, one after another
     timings["board_estimate"] = meta["board_time_per_game_s"] * (exp.games - first_game) * len(seeds)
     timings["agent_frames"] = timings["frames"] * len(seeds)
+    counted_games = exp.games - events_from_game
+    meta["chip_events"] = {"from_game": events_from_game, "games": counted_games, "counts": event_totals}
+    meta["chip_energy"] = estimate_energy(event_totals, EnergyTable.load(), counted_games,
+                                          meta["board_time_per_game_s"])
     if run is not None:
         meta.update(finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"), timings=timings)
         run.write_meta(meta)
@@ -340,7 +357,7 @@ def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True, 
 
             np.savez(run.path / "dream_vs_real.npz", **comparison)
             dream_vs_real_figure(comparison, path=run.path / "dream_vs_real.png")
-    return TrainResult(run.path if run else None, metrics, timings, policy.W.copy())
+    return TrainResult(run.path if run else None, metrics, timings, policy.W.copy(), meta["chip_energy"])
 
 
 #: What a resumed run may change: its length, and how it is simulated (the devices give the

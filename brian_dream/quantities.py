@@ -14,9 +14,13 @@ __all__ = ["parse_quantity", "format_quantity", "unit_by_name"]
 _NUMBER_UNIT = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*\*?\s*([A-Za-z_]\w*)?\s*$")
 
 
+#: Energy abbreviations Brian2 does not define (it spells them ``pjoule`` etc.).
+_ALIASES = {"J": "joule", "mJ": "mjoule", "uJ": "ujoule", "nJ": "njoule", "pJ": "pjoule", "fJ": "fjoule"}
+
+
 def unit_by_name(name):
-    """Return the Brian2 unit called ``name`` (``"ms"``, ``"pA"``, ``"Hz"``...)."""
-    unit = getattr(_units, name, None)
+    """Return the Brian2 unit called ``name`` (``"ms"``, ``"pA"``, ``"Hz"``, ``"pJ"``...)."""
+    unit = getattr(_units, _ALIASES.get(name, name), None)
     if unit is None or not isinstance(unit, Quantity):
         raise ConfigError(f"unknown unit {name!r}: use a Brian2 unit name such as ms, pA, nA, pF, mV, Hz")
     return unit

@@ -273,6 +273,14 @@ def split_batch(batch_dir, index, n_parts, label, preset, overrides, run_root):
         meta["timings"] = {**meta["timings"], "total": meta["timings"]["total"] / n_parts,
                            "board_estimate": meta["timings"].get("board_estimate", 0.0) / n_parts,
                            "shared_by_parts": n_parts}
+    if "chip_events" in meta:  # this run's replicas' events, priced again
+        from .energy import EnergyTable, estimate_energy
+
+        ev = meta["chip_events"]
+        ev["counts"] = {net: {k: v[index * S:(index + 1) * S] for k, v in kinds.items()}
+                        for net, kinds in ev["counts"].items()}
+        meta["chip_energy"] = estimate_energy(ev["counts"], EnergyTable.load(), ev["games"],
+                                              meta.get("board_time_per_game_s"))
     run.write_meta(meta)
     return path
 

@@ -17,7 +17,7 @@ def test_paper_values_in_dynapse_preset():
     cfg = load_preset("dynapse_pong")
     assert cfg.substrate.n_hidden == 510 and cfg.substrate.fan_in == 8 and cfg.substrate.max_multiplicity == 4
     assert cfg.encoder.generators_per_variable == 10 and cfg.encoder.sigma == 20.0
-    assert cfg.agent.gamma == 0.998 and cfg.agent.learning_rate == 0.004 and cfg.agent.start_learning_game == 50
+    assert cfg.agent.gamma == 0.998 and cfg.agent.learning_rate == 0.001 and cfg.agent.start_learning_game == 50
     assert cfg.env.noop_steps == 20 and cfg.env.play_steps == 100
     assert cfg.n_inputs() == 40
 

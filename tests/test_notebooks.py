@@ -123,12 +123,12 @@ def test_neuromorphic_dreaming_from_tiny_runs(tmp_path):
     assert "Mann–Whitney" in text_output(nb)
 
 
-@pytest.mark.skipif(not any(RESULTS.glob("PongRAM-v0__dynapse_dream__*/metrics.csv"))
-                    or not any(RESULTS.glob("PongRAM-v0__dynapse_awake__*/metrics.csv")),
-                    reason="no committed result folders in results/")
+@pytest.mark.skipif(not any((RESULTS / "lr0.001").glob("PongRAM-v0__*dream*/metrics.csv"))
+                    or not any((RESULTS / "lr0.001").glob("PongRAM-v0__*awake*/metrics.csv")),
+                    reason="no committed result folders in results/lr0.001")
 def test_neuromorphic_dreaming_from_committed_results(tmp_path):
     nb, check = run_notebook(
-        "02_neuromorphic_dreaming.ipynb", {"results_dir": str(RESULTS), "out_dir": str(tmp_path)},
+        "02_neuromorphic_dreaming.ipynb", {"results_dir": str(RESULTS / "lr0.001"), "out_dir": str(tmp_path)},
         check="{'seeds': {k: v[2].tolist() for k, v in data.items()}, 'common': common_games, "
               "'labels': list(table)}")
     assert set(check["seeds"]) == {"no dreaming", "dreaming"}

@@ -159,6 +159,9 @@ def test_batched_sweep_equals_separate_runs_and_reruns_nothing(tmp_path):
         (alone,) = other.glob("*")
         assert (run / "metrics.csv").read_text() == (alone / "metrics.csv").read_text()
         assert yaml.safe_load((run / "config.yaml").read_text()) == yaml.safe_load((alone / "config.yaml").read_text())
+        alone_meta = yaml.safe_load((alone / "meta.json").read_text())
+        assert meta["chip_events"]["counts"] == alone_meta["chip_events"]["counts"]
+        assert meta["chip_energy"]["total_per_replica_J"] == pytest.approx(alone_meta["chip_energy"]["total_per_replica_J"])
     folders = sorted(p.name for p in root.glob("*/*/*"))
     again = run_sweep(spec, out_dir=tmp_path / "batched", progress=False)
     assert sorted(p.name for p in root.glob("*/*/*")) == folders and again == batched

@@ -1,0 +1,1 @@
+"""Chip data: per-event energy tables (YAML) for the energy estimate."""
