@@ -230,16 +230,17 @@ def _cmd_energy(args):
         meta_path = path / "meta.json"
         meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
         if "chip_events" not in meta:
-            raise ConfigError(f"{path}: no chip event counts in meta.json (the run is unfinished or predates event "
-                              f"counting); resume it with brian-dream train --resume {path}")
+            raise ConfigError(f"{path}: no chip event counts in meta.json: the run is unfinished (finish it with "
+                              f"brian-dream train --resume {path}) or was made before brian_dream counted chip "
+                              f"events (run it again to count them)")
         ev = meta["chip_events"]
         energy = estimate_energy(ev["counts"], table, ev["games"], meta.get("board_time_per_game_s"))
         print(f"{path} (games {ev['from_game']}..{ev['from_game'] + ev['games'] - 1}, mean over replicas)")
-        print(f"  {'network':<8}" + "".join(f"{k + ' events':>18}{k + ' µJ':>12}" for k in EVENT_KINDS))
+        print(f"  {'network':<9}{'event':<11}{'count':>12}{'energy (µJ)':>14}")
         for net, kinds in ev["counts"].items():
-            cells = "".join(f"{sum(kinds[k]) / len(kinds[k]):>18.4g}{energy['per_replica_J'][net][k] * 1e6:>12.4g}"
-                            for k in EVENT_KINDS)
-            print(f"  {net:<8}{cells}")
+            for k in EVENT_KINDS:
+                print(f"  {net:<9}{k:<11}{sum(kinds[k]) / len(kinds[k]):>12.4g}"
+                      f"{energy['per_replica_J'][net][k] * 1e6:>14.4g}")
         print("  " + _energy_line(energy))
 
 
