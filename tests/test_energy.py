@@ -102,3 +102,16 @@ def test_a_run_records_its_chip_energy_and_the_cli_reprices_it(tmp_path, capsys)
     out = capsys.readouterr().out
     doubled = 2 * meta["chip_energy"]["total_per_replica_J"] * 1e3
     assert f"{doubled:.3g} mJ per seed" in out and "unverified" not in out
+
+
+def test_a_run_resumed_from_a_checkpoint_without_counts_counts_from_there(tmp_path):
+    from brian_dream.runs import RunFolder
+
+    first = train("quickstart", out_dir=tmp_path, overrides={"experiment.games": 2, "experiment.seeds": [0],
+                                                              "experiment.checkpoint_every": 1}, progress=False)
+    run = RunFolder(first.run_dir)
+    run.write_checkpoint({k: v for k, v in run.read_checkpoint().items() if not k.startswith("events_")})
+    train(resume=first.run_dir, overrides={"experiment.games": 4}, progress=False)
+    meta = json.loads((first.run_dir / "meta.json").read_text())
+    assert meta["chip_events"]["from_game"] == 2 and meta["chip_events"]["games"] == 2
+    assert meta["chip_events"]["counts"]["agent"]["spike"][0] > 0
