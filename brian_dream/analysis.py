@@ -64,7 +64,7 @@ def load_condition(run_dirs, block=50):
     """
     games = None
     values, seeds, entropy, model_error, timings = [], [], [], [], []
-    board_s = 0.0
+    board_s, energy = 0.0, []
     for d in run_dirs:
         d = Path(d)
         if not (d / "metrics.csv").is_file():
@@ -79,6 +79,7 @@ def load_condition(run_dirs, block=50):
         entropy.append(_blocks(m, "entropy", b, n))
         model_error.append(_blocks(m, "model_state_mse", b, n))
         timings.append(_wall_timings(d))
+        energy.append((_chip_energy(d), len(s)))
         config = Config.from_dict(yaml.safe_load((d / "config.yaml").read_text()))
         board_s += board_time(config)["seconds"] * (int(m["game"].max()) + 1) * len(s)
     n = len(games)
@@ -87,8 +88,29 @@ def load_condition(run_dirs, block=50):
     model_error = np.concatenate([e[:, :n] for e in model_error])
     if len(set(seeds)) != len(seeds):
         raise CheckpointError(f"the run folders of one condition repeat seeds: {sorted(seeds)}")
+    # the seed-weighted chip energy per game, when every folder counted its events
+    if all(e is not None for e, _ in energy):
+        per_game = sum(e["per_game_J"] * k for e, k in energy) / sum(k for _, k in energy)
+        chip = {"per_game_J": per_game, "verified": all(e["table"]["verified"] for e, _ in energy)}
+    else:
+        chip = None
     return games, values, np.array(seeds), entropy, {"timings": timings, "board_s": board_s,
-                                                     "model_state_mse": model_error}
+                                                     "model_state_mse": model_error, "chip_energy": chip}
+
+
+def _chip_energy(run_dir):
+    """The ``chip_energy`` of a finished run's meta.json, or None."""
+    import json
+
+    meta_path = run_dir / "meta.json"
+    return json.loads(meta_path.read_text()).get("chip_energy") if meta_path.is_file() else None
+
+
+def _energy_cell(condition):
+    chip = condition.get("chip_energy")
+    if not chip:
+        return "–"
+    return f"{chip['per_game_J'] * 1e6:.3g} µJ" + ("" if chip["verified"] else " *")
 
 
 def _blocks(metrics, column, block, n):
@@ -159,7 +181,7 @@ def compare_conditions(conditions, out_dir, reference=True, block=50):
             "seeds": seeds.tolist(), "games": int(games[-1]), "compared_at_game": int(games[n_common - 1]),
             "final_mean": float(final.mean()),
             "final_sd": float(final.std(ddof=0)), "final_per_seed": final.round(4).tolist(), "wall_s": wall,
-            "board_estimate_s": meta["board_s"],
+            "board_estimate_s": meta["board_s"], "chip_energy": meta["chip_energy"],
         }
         if np.isfinite(meta["model_state_mse"][:, n_common - 1]).any():
             summary["conditions"][label]["final_model_state_mse"] = float(
@@ -183,15 +205,18 @@ def compare_conditions(conditions, out_dir, reference=True, block=50):
     lines = ["# Comparison", "", f"Mean return of the {block} real games up to game {at} per seed (mean ± SD over "
              "seeds), the last block every condition has reached.", "",
              "| condition | seeds | games run | return at game " + str(at) + " | wall time (sum of runs) "
-             "| board time (est.) |",
-             "|---|---|---|---|---|---|"]
+             "| board time (est.) | chip energy per game (est.) |",
+             "|---|---|---|---|---|---|---|"]
     for label, c in summary["conditions"].items():
         if label == "_board":
             continue
         lines.append(f"| {label} | {len(c['seeds'])} | {c['games']} | {c['final_mean']:+.3f} ± {c['final_sd']:.3f} "
-                     f"| {c['wall_s'] / 60:.1f} min | {c['board_estimate_s'] / 3600:.1f} h |")
+                     f"| {c['wall_s'] / 60:.1f} min | {c['board_estimate_s'] / 3600:.1f} h | {_energy_cell(c)} |")
     for label, c in summary["conditions"].get("_board", {}).items():
-        lines.append(f"| {label} (released) | 10 | 2000 | {c['final_mean']:+.3f} ± {c['final_sd']:.3f} | | |")
+        lines.append(f"| {label} (released) | 10 | 2000 | {c['final_mean']:+.3f} ± {c['final_sd']:.3f} | | | |")
+    if any(c.get("chip_energy") for c in summary["conditions"].values()):
+        lines += ["", "Chip energy: the runs' counted events priced per event (`brian-dream energy`; dynamic "
+                  "event energy only; figures marked * come from a table not checked against its source)."]
     if len(labels) == 2:
         (ga, va, *_), (gb, vb, *_) = data[labels[0]], data[labels[1]]
         fa, fb = va[:, n_common - 1], vb[:, n_common - 1]

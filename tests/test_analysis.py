@@ -108,3 +108,19 @@ def test_report_shows_model_error_dreams_and_board_time(tmp_path, capsys):
 def test_games_to_reach():
     assert games_to_reach(np.array([50, 100, 150]), np.array([[-1.0, 0.0, 1.0]]), 0.0) == 100
     assert games_to_reach(np.array([50]), np.array([[-1.0]]), 0.0) is None
+
+
+def test_report_prices_chip_energy_weighted_by_seeds(tmp_path):
+    import json
+
+    table = {"verified": False, "source": "t", "chip": "DYNAP-SE1", "energy_per_event_J": {}}
+    a1 = fake_run(tmp_path / "a1", "base", [0, 1, 2], -1.0)
+    a2 = fake_run(tmp_path / "a2", "base", [3], -1.0)
+    (a1 / "meta.json").write_text(json.dumps({"chip_energy": {"per_game_J": 1e-6, "table": table}}))
+    (a2 / "meta.json").write_text(json.dumps({"chip_energy": {"per_game_J": 5e-6, "table": table}}))
+    b = fake_run(tmp_path / "b", "dream", [0, 1], 0.0)  # no counts: an older run
+    summary = compare_conditions({"base": [a1, a2], "dream": [b]}, tmp_path / "out", reference=False)
+    assert summary["conditions"]["base"]["chip_energy"]["per_game_J"] == pytest.approx((3 * 1e-6 + 5e-6) / 4)
+    assert summary["conditions"]["dream"]["chip_energy"] is None
+    page = (tmp_path / "out" / "comparison.md").read_text()
+    assert "| 2 µJ * |" in page and "| – |" in page
