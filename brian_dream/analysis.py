@@ -35,13 +35,18 @@ def block_means(metrics, block=50):
     return block * np.arange(1, n + 1), values, seeds
 
 
-def _wall_timings(run_dir):
-    """A run folder's timings; for a run still in progress, ``total`` is the wall time up to
-    its last checkpoint."""
+def _read_meta(run_dir):
+    """A run folder's meta.json as a dict ({} when it has none yet)."""
     import json
 
     meta_path = run_dir / "meta.json"
-    timings = json.loads(meta_path.read_text()).get("timings", {}) if meta_path.is_file() else {}
+    return json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+
+
+def _wall_timings(run_dir, meta):
+    """A run folder's timings (from its ``meta``); for a run still in progress, ``total`` is
+    the wall time up to its last checkpoint."""
+    timings = meta.get("timings", {})
     if "total" not in timings and (run_dir / "checkpoint.npz").is_file():
         try:
             with np.load(run_dir / "checkpoint.npz") as ckpt:
@@ -78,8 +83,9 @@ def load_condition(run_dirs, block=50):
         seeds.extend(s.tolist())
         entropy.append(_blocks(m, "entropy", b, n))
         model_error.append(_blocks(m, "model_state_mse", b, n))
-        timings.append(_wall_timings(d))
-        energy.append((_chip_energy(d), len(s)))
+        run_meta = _read_meta(d)
+        timings.append(_wall_timings(d, run_meta))
+        energy.append((run_meta.get("chip_energy"), len(s)))
         config = Config.from_dict(yaml.safe_load((d / "config.yaml").read_text()))
         board_s += board_time(config)["seconds"] * (int(m["game"].max()) + 1) * len(s)
     n = len(games)
@@ -96,14 +102,6 @@ def load_condition(run_dirs, block=50):
         chip = None
     return games, values, np.array(seeds), entropy, {"timings": timings, "board_s": board_s,
                                                      "model_state_mse": model_error, "chip_energy": chip}
-
-
-def _chip_energy(run_dir):
-    """The ``chip_energy`` of a finished run's meta.json, or None."""
-    import json
-
-    meta_path = run_dir / "meta.json"
-    return json.loads(meta_path.read_text()).get("chip_energy") if meta_path.is_file() else None
 
 
 def _energy_cell(condition):

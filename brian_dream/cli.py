@@ -221,14 +221,12 @@ def _energy_line(energy):
 
 
 def _cmd_energy(args):
-    import json
-
     from .energy import EVENT_KINDS, EnergyTable, estimate_energy
+    from .runs import RunFolder
 
     table = EnergyTable.load(args.table)
     for path in map(_run_dir, args.runs):
-        meta_path = path / "meta.json"
-        meta = json.loads(meta_path.read_text()) if meta_path.is_file() else {}
+        meta = RunFolder(path).read_meta() if (path / "meta.json").is_file() else {}
         if "chip_events" not in meta:
             raise ConfigError(f"{path}: no chip event counts in meta.json: the run is unfinished (finish it with "
                               f"brian-dream train --resume {path}) or was made before brian_dream counted chip "

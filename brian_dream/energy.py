@@ -23,10 +23,10 @@ by default); static power and the host are not included.
 from pathlib import Path
 
 import numpy as np
-import yaml
 from brian2 import joule, second
 
 from .chip import USABLE_PER_CORE
+from .config import _read_yaml
 from .errors import ConfigError
 from .quantities import parse_quantity
 
@@ -67,20 +67,16 @@ class EnergyTable:
         if path is None:
             from importlib import resources
 
-            text, what = resources.files("brian_dream.models").joinpath("chips", "dynapse1_energy.yaml").read_text(), \
+            path, what = resources.files("brian_dream.models").joinpath("chips", "dynapse1_energy.yaml"), \
                 "models/chips/dynapse1_energy.yaml"
         else:
-            path = Path(path)
+            path, what = Path(path), str(path)
             if not path.is_file():
-                raise ConfigError(f"energy table {str(path)!r} does not exist; copy models/chips/dynapse1_energy.yaml "
+                raise ConfigError(f"energy table {what!r} does not exist; copy models/chips/dynapse1_energy.yaml "
                                   f"and edit it")
-            text, what = path.read_text(), str(path)
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as err:
-            raise ConfigError(f"{what}: not valid YAML ({err})") from None
-        if not isinstance(data, dict) or not isinstance(data.get("events"), dict):
-            raise ConfigError(f"{what}: must hold a mapping with an 'events' mapping of {', '.join(EVENT_KINDS)}")
+        data = _read_yaml(path, what)
+        if not isinstance(data.get("events"), dict):
+            raise ConfigError(f"{what}: must hold an 'events' mapping of {', '.join(EVENT_KINDS)}")
         extra = set(data) - {"chip", "verified", "source", "events"}
         if extra:
             raise ConfigError(f"{what}: unknown keys {sorted(extra)}; allowed: chip, verified, source, events")
