@@ -78,7 +78,9 @@ def board_time(config):
     env, dr = config.env, config.dream
     networks = 2 if config.uses_world_model() else 1
     steps = (env.noop_steps + env.play_steps) * networks
-    if config.experiment.protocol == "dream":
+    if config.experiment.protocol == "dream" and dr.oracle:
+        steps += dr.per_game * (env.noop_steps + dr.length)
+    elif config.experiment.protocol == "dream":
         steps += dr.per_game * (dr.warmup_frames + dr.length) * 2
     elif config.experiment.protocol == "plan":
         steps += ((env.play_steps - 1) // (2 * dr.n_fut)) * dr.n_fut * 2

@@ -235,6 +235,10 @@ class DreamConfig:
     gradient of dreams and rollouts, so a model's reward bias cannot drive the policy."""
     baseline_decay: float = 0.99
     """Per-step decay of that running mean (0.99: about the last 100 model steps)."""
+    oracle: bool = False
+    """Protocol dream only, a control: play each "dream" in the real game instead of the
+    world model (reset, NOOPs, ``length`` steps, real point rewards), i.e. dreaming with
+    a perfect model. No world model is built."""
 
 
 _SECTIONS = {
@@ -415,6 +419,8 @@ class Config:
             raise ConfigError(f"dream.baseline_decay: must be in [0, 1), got {dr.baseline_decay!r}")
         if dr.reward_weight < 0:
             raise ConfigError(f"dream.reward_weight: must be >= 0, got {dr.reward_weight!r}")
+        if dr.oracle and e.protocol != "dream":
+            raise ConfigError(f"dream.oracle: true needs experiment.protocol: dream, got {e.protocol!r}")
         if not dr.learn_from_real and e.protocol == "awake":
             raise ConfigError("dream.learn_from_real: false leaves nothing to learn from with protocol 'awake'; "
                               "use protocol dream or plan")
@@ -495,6 +501,8 @@ class Config:
 
     def uses_world_model(self):
         """True for protocols that need the world model."""
+        if self.experiment.protocol == "dream" and self.dream.oracle:
+            return False
         return self.experiment.protocol in ("dream", "plan")
 
     def n_actions(self):

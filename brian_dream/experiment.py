@@ -18,7 +18,7 @@ from .energy import EnergyTable, EventCounter, estimate_energy
 from .envs import VectorGames
 from .errors import ConfigError
 from .envs.dream import DreamVectorEnv
-from .protocols import RealGames, SpikingAgent, Stopwatch, awake_game, dream, plan_rollout
+from .protocols import RealGames, SpikingAgent, Stopwatch, awake_game, dream, oracle_dream, plan_rollout
 from .quantities import parse_quantity
 from .readout import PolicyReadout, RewardBaseline
 from .chip import board_time
@@ -216,7 +216,8 @@ def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True, 
         gamma=ag.gamma, input_scale=ag.input_scale, logit_clip=ag.logit_clip, init_std=ag.init_std,
         readout_decay=ag.readout_decay, entropy_bonus=config.per_replica("agent.entropy_bonus"), adam={"beta1": ag.adam_beta1, "beta2": ag.adam_beta2, "eps": ag.adam_eps},
     )
-    baseline = RewardBaseline(len(seeds), dr.baseline_decay) if model is not None and dr.reward_baseline else None
+    model_based = exp.protocol in ("dream", "plan")
+    baseline = RewardBaseline(len(seeds), dr.baseline_decay) if model_based and dr.reward_baseline else None
     dream_weight = config.per_replica("dream.reward_weight")
     meta = {
         "seeds": seeds,
@@ -314,8 +315,11 @@ def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True, 
                 log(game, "awake", learn, stats, real.take_model_errors() if model else None)
                 if exp.protocol == "dream":
                     for _ in range(dr.per_game):
-                        log(game, "dream", learn, dream(dream_env, agent, real.start_states, dr.length, learn,
-                                                          dream_weight, baseline))
+                        if dr.oracle:
+                            stats_d = oracle_dream(real, agent, dr.length, learn, dream_weight, baseline)
+                        else:
+                            stats_d = dream(dream_env, agent, real.start_states, dr.length, learn, dream_weight, baseline)
+                        log(game, "dream", learn, stats_d)
                 recent.append(stats["return"].mean())
                 del recent[: -exp.curve_window]
                 bar.update(1)

@@ -7,7 +7,7 @@ import numpy as np
 
 from .readout import entropy
 
-__all__ = ["Stopwatch", "SpikingAgent", "RealGames", "play_episode", "awake_game", "dream", "plan_rollout"]
+__all__ = ["Stopwatch", "SpikingAgent", "RealGames", "play_episode", "awake_game", "dream", "oracle_dream", "plan_rollout"]
 
 
 class Stopwatch:
@@ -180,6 +180,24 @@ def dream(dream_env, agent, start_states, length, learn, reward_weight=1.0, base
     dream_env.reset(options={"states": start_states})
     agent.policy.begin_episode(reset_trace=False)
     stats = play_episode(dream_env, agent, length, reward_weight, baseline=baseline)
+    with agent.watch("readout"):
+        agent.policy.update(learn)
+    return stats
+
+
+def oracle_dream(real, agent, length, learn, reward_weight=1.0, baseline=None):
+    """A control for `dream`: the same phase played in the real game (a perfect model).
+
+    ``real`` (`RealGames`) is reset (with its NOOPs), as the papers' code resets the
+    environment for a dream's start state; then ``length`` steps with the real point
+    rewards and, as in `dream`, the eligibility trace kept from the game before and a
+    policy update at the end.
+    """
+    real.reset()
+    agent.policy.begin_episode(reset_trace=False)
+    stats = play_episode(real, agent, length, reward_weight, baseline=baseline)
+    if real.session is not None:
+        real.session.flush()
     with agent.watch("readout"):
         agent.policy.update(learn)
     return stats

@@ -216,3 +216,30 @@ def test_planning_protocol_runs_rollouts():
     frames_per_game = 2 + 20 + 1 + 4 * 2 * 2
     assert result.timings["frames"] >= 2 * frames_per_game
     assert np.all(result.metrics["steps"][result.metrics["phase"] == "awake"] == 20)
+
+
+def test_oracle_dreams_are_real_games_and_feed_the_policy():
+    base = {"experiment.protocol": "dream", "experiment.games": 2, "experiment.seeds": [0],
+            "env.play_steps": 10, "env.noop_steps": 20, "dream.length": 80, "dream.oracle": True,
+            "agent.start_learning_game": 0}
+    cfg = load_preset("dynapse_pong", base)
+    assert not cfg.uses_world_model() and {c["network"] for c in cfg.chip_mapping()} == {"agent"}
+    runs = {w: train("dynapse_pong", out_dir=None, progress=False, overrides={**base, "dream.reward_weight": w})
+            for w in (1.0, 0.0)}
+    m = runs[1.0].metrics
+    dreams = m["phase"] == "dream"
+    assert dreams.sum() == 2 and np.all(m["steps"][dreams] == 80)
+    assert "model_state_mse" not in m or np.all(np.isnan(m["model_state_mse"]))
+    # agent frames only: 10 awake + 80 oracle steps per game, no model frames
+    assert runs[1.0].timings["frames"] == 2 * (10 + 80)
+    # the awake game before the first oracle dream is the awake-only game
+    awake = train("dynapse_pong", out_dir=None, progress=False,
+                  overrides={k: v for k, v in base.items() if not k.startswith(("dream.", "experiment.protocol"))})
+    assert m["return"][m["phase"] == "awake"][0] == awake.metrics["return"][0]
+    # 80 real steps see points, and their rewards move the policy only at a nonzero weight
+    assert np.any(m["return"][dreams] != 0)
+    assert not np.allclose(runs[1.0].weights, runs[0.0].weights)
+    zero = runs[0.0].metrics
+    np.testing.assert_array_equal(zero["return"][:2], m["return"][:2])
+    with pytest.raises(ConfigError, match="dream.oracle"):
+        load_preset("dynapse_pong", {"experiment.protocol": "plan", "dream.oracle": True})
