@@ -1,15 +1,21 @@
-"""Table of the short Pong studies (5 seeds x 300 games) beside the main runs at the same game.
+"""Table of short Pong studies (seeds 0-4) beside the main runs at the same game.
 
 Usage::
 
-    python scripts/short_studies.py            # reads results/, writes results/short_studies.md
+    python scripts/short_studies.py        # the 300-game studies at lr 0.004: writes results/short_studies.md
+    python scripts/short_studies.py --games 1000 \\
+        --main "no dreaming=results/lr0.001/PongRAM-v0__awake_lr0.001__s0-9x10__20261124-002141" \\
+        --sweep results/lr0.001/studies/planning_1000 --out results/lr0.001/studies/studies_1000.md
 
-Runs the sweeps first (specs in ``results/specs/``, e.g.
-``brian-dream sweep results/specs/planning_300.yaml --out results``); sweeps not yet run
-are left out. Every value is the mean return of the 50 real games before game 300 per
-seed, mean ± SD over seeds 0-4, as in the sweeps' ``summary.csv``.
+Every value is the mean return of the 50 real games before ``--games`` per seed, mean ±
+SD over seeds 0-4 (as the sweeps' ``summary.csv`` at that game). Runs are read from their
+run folders, so a sweep that is still running or was stopped contributes the runs whose
+last checkpoint has reached ``--games``; the others are listed with the game they reached. A
+finished sweep without its run folders is read from its ``summary.csv`` (games equal to
+``--games`` only).
 """
 
+import argparse
 import sys
 from pathlib import Path
 
@@ -19,41 +25,87 @@ import pandas as pd
 from brian_dream.runs import atomic_write, read_metrics
 
 ROOT = Path(__file__).resolve().parents[1] / "results"
-GAMES, WINDOW, SEEDS = 300, 50, range(5)
-MAIN = {
-    "no dreaming (`dynapse_pong`)": "PongRAM-v0__dynapse_awake__s0-9x10__20261122-182217",
-    "dreaming (`dynapse_dream`)": "PongRAM-v0__dynapse_dream__s0-4x5__20261123-212029",
+WINDOW, SEEDS = 50, range(5)
+MAIN_300 = {
+    "no dreaming (`dynapse_pong`)": ROOT / "PongRAM-v0__dynapse_awake__s0-9x10__20261122-182217",
+    "dreaming (`dynapse_dream`)": ROOT / "PongRAM-v0__dynapse_dream__s0-4x5__20261123-212029",
 }
-SWEEPS = ["planning_300", "ablations_300", "mismatch_300", "nmda_weight_300"]
+SWEEPS_300 = ["planning_300", "ablations_300", "mismatch_300", "nmda_weight_300"]
 
 
-def _main_run(folder):
-    m = pd.DataFrame(read_metrics(ROOT / folder))
-    m = m[(m["phase"] == "awake") & m["seed"].isin(SEEDS) & (m["game"] >= GAMES - WINDOW) & (m["game"] < GAMES)]
+def per_seed(run_dir, games):
+    """Mean real return of the ``WINDOW`` games before ``games`` per seed of ``SEEDS``,
+    or the last game the run has recorded when it has not reached ``games``."""
+    m = pd.DataFrame(read_metrics(run_dir))
+    m = m[(m["phase"] == "awake") & m["seed"].isin(SEEDS)]
+    if m["game"].max() + 1 < games:
+        return int(m["game"].max()) + 1
+    m = m[(m["game"] >= games - WINDOW) & (m["game"] < games)]
     return m.groupby("seed")["return"].mean().to_numpy()
+
+
+def sweep_runs(sweep_dir):
+    """``(run name, run folder)`` of a sweep folder (``<sweep>/runs/<run>/<run folder>``), in order."""
+    for run in sorted(p for p in (Path(sweep_dir) / "runs").iterdir() if p.is_dir()):
+        folders = sorted(p for p in run.iterdir() if (p / "metrics.csv").is_file())
+        if folders:
+            yield run.name, folders[-1]
 
 
 def _fmt(values):
     return f"{np.mean(values):+.2f} ± {np.std(values):.2f}"
 
 
-def main():
-    lines = [f"# Short studies: seeds 0-4, mean return of games {GAMES - WINDOW}-{GAMES - 1}", "",
-             "| study | setting | return | per seed |", "|---|---|---|---|"]
-    for label, folder in MAIN.items():
-        v = _main_run(folder)
-        lines.append(f"| main runs | {label} | {_fmt(v)} | {', '.join(f'{x:+.2f}' for x in v)} |")
-    for sweep in SWEEPS:
-        path = ROOT / sweep / "summary.csv"
-        if not path.is_file():
-            continue
-        s = pd.read_csv(path)
-        s = s[s["games"] >= GAMES]
-        for run, g in s.groupby("run", sort=False):
-            v = g.sort_values("seed")["final_return"].to_numpy()
-            lines.append(f"| {sweep} | {run} | {_fmt(v)} | {', '.join(f'{x:+.2f}' for x in v)} |")
+def _labelled(items):
+    out = {}
+    for item in items:
+        label, sep, path = item.partition("=")
+        if not sep:
+            raise SystemExit(f"expected LABEL=RUN_DIR, got {item!r}")
+        out[label] = Path(path)
+    return out
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--games", type=int, default=300, help="compare at this game (default 300)")
+    p.add_argument("--main", nargs="*", metavar="LABEL=RUN_DIR", help="reference runs (default: the lr 0.004 main runs)")
+    p.add_argument("--sweep", nargs="*", metavar="DIR", help="sweep folders (default: the 300-game studies in results/)")
+    p.add_argument("--run", nargs="*", default=[], metavar="LABEL=RUN_DIR", help="further single runs")
+    p.add_argument("--out", default=str(ROOT / "short_studies.md"), help="markdown file to write")
+    args = p.parse_args(argv)
+    games = args.games
+    main_runs = _labelled(args.main) if args.main is not None else MAIN_300
+    sweeps = [Path(s) for s in args.sweep] if args.sweep is not None else [ROOT / s for s in SWEEPS_300]
+
+    rows, unfinished = [], []
+
+    def add(study, label, run_dir):
+        v = per_seed(run_dir, games)
+        if isinstance(v, int):
+            unfinished.append(f"{study} {label}: reached game {v}")
+        else:
+            rows.append(f"| {study} | {label} | {_fmt(v)} | {', '.join(f'{x:+.2f}' for x in v)} |")
+
+    for label, run_dir in main_runs.items():
+        add("main runs", label, run_dir)
+    for label, run_dir in _labelled(args.run).items():
+        add("single runs", label, run_dir)
+    for sweep in sweeps:
+        if (sweep / "runs").is_dir():
+            for name, run_dir in sweep_runs(sweep):
+                add(sweep.name, name, run_dir)
+        elif (sweep / "summary.csv").is_file():  # a finished sweep whose run folders are not kept
+            s = pd.read_csv(sweep / "summary.csv")
+            for name, g in s[s["games"] == games].groupby("run", sort=False):
+                v = g.sort_values("seed")["final_return"].to_numpy()
+                rows.append(f"| {sweep.name} | {name} | {_fmt(v)} | {', '.join(f'{x:+.2f}' for x in v)} |")
+    lines = [f"# Short studies: seeds 0-4, mean return of games {games - WINDOW}-{games - 1}", "",
+             "| study | setting | return | per seed |", "|---|---|---|---|", *rows]
+    if unfinished:
+        lines += ["", "Not yet at game %d: %s." % (games, "; ".join(unfinished))]
     text = "\n".join(lines) + "\n"
-    atomic_write(ROOT / "short_studies.md", text)
+    atomic_write(Path(args.out), text)
     print(text)
     return 0
 

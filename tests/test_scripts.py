@@ -1,0 +1,62 @@
+"""The result scripts in scripts/: tables from run folders, finished or not."""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from brian_dream.runs import RunFolder
+
+SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
+
+
+def load_script(name):
+    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def fake_run(path, games, real, dream=None, seeds=range(5)):
+    """Run folder: seed s returns ``real(game, s)`` in real games, ``dream(game, s)`` in dreams."""
+    rows = []
+    for g in range(games):
+        for r, s in enumerate(seeds):
+            base = {"game": g, "replica": r, "seed": s, "learning": True, "entropy": 0.5, "rate_hz": 5.0}
+            rows.append({**base, "phase": "awake", "return": real(g, s), "steps": 100})
+            if dream is not None:
+                rows.append({**base, "phase": "dream", "return": dream(g, s), "steps": 50})
+    path.mkdir(parents=True)
+    RunFolder(path).write_metrics(rows)
+    return path
+
+
+def test_short_studies_compares_at_one_game_and_lists_unfinished_runs(tmp_path):
+    ss = load_script("short_studies")
+    main = fake_run(tmp_path / "main", 200, lambda g, s: -1.0 + (g >= 100) * s / 10)
+    sweep = tmp_path / "sweep"
+    fake_run(sweep / "runs" / "a" / "PongRAM-v0__a", 100, lambda g, s: float(s))
+    fake_run(sweep / "runs" / "b" / "PongRAM-v0__b", 60, lambda g, s: 0.0)  # stopped at game 60
+    out = tmp_path / "table.md"
+    assert ss.main(["--games", "100", "--main", f"ref={main}", "--sweep", str(sweep), "--out", str(out)]) == 0
+    text = out.read_text()
+    assert "| main runs | ref | -1.00 ± 0.00 |" in text  # games 50-99, before the change at game 100
+    assert "| sweep | a | +2.00 ± 1.41 | +0.00, +1.00, +2.00, +3.00, +4.00 |" in text
+    assert "| sweep | b |" not in text and "sweep b: reached game 60" in text
+    np.testing.assert_allclose(ss.per_seed(main, 200), [-1.0, -0.9, -0.8, -0.7, -0.6])
+    with pytest.raises(SystemExit, match="LABEL=RUN_DIR"):
+        ss.main(["--main", str(main), "--out", str(out)])
+
+
+def test_dream_signal_tables_real_and_dream_returns_per_block(tmp_path):
+    ds = load_script("dream_signal")
+    run = fake_run(tmp_path / "run", 100, lambda g, s: -2.0 + g / 50, dream=lambda g, s: 1.0 if g % 4 == 0 else 0.0)
+    t = ds.signal_table(run, 50)
+    assert list(t.index) == [0, 50]
+    np.testing.assert_allclose(t["real"], [-2.0 + 24.5 / 50, -2.0 + 74.5 / 50])
+    np.testing.assert_allclose(t["dream"], [13 / 50, 12 / 50])
+    np.testing.assert_allclose(t["dreams_scoring"], [13 / 50, 12 / 50])
+    awake_only = fake_run(tmp_path / "awake", 10, lambda g, s: 0.0)
+    with pytest.raises(SystemExit, match="no dream rows"):
+        ds.signal_table(awake_only, 5)
