@@ -357,17 +357,44 @@ def _execute(args, jobs, scheduler, progress, name):
                 out.append(_run_unit(*a))
                 bar.update(1)
             return out
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
-
-        # spawn: each worker starts a clean interpreter (Brian2's global state is not fork-safe)
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-            futures = [pool.submit(_run_unit, *a) for a in args]
-            for f in futures:
-                f.add_done_callback(lambda _: bar.update(1))
-            return [f.result() for f in futures]
+        return _in_local_processes(args, jobs, lambda _: bar.update(1))
     finally:
         bar.close()
+
+
+def _sigterm_to_exit(signum, frame):
+    raise SystemExit(128 + signum)
+
+
+def _in_local_processes(args, jobs, done):
+    """``_run_unit(*a)`` for each of ``args`` in ``jobs`` worker processes.
+
+    Each run gets a fresh interpreter (spawned, one task per worker: Brian2's global
+    state is not fork-safe). When the sweep stops early (a failed run, Ctrl-C, or a
+    SIGTERM to this process) the workers are terminated with it instead of running on
+    as orphans; their runs resume from their last checkpoint when the sweep is rerun.
+    """
+    import multiprocessing
+    import signal
+    import threading
+
+    pool = multiprocessing.get_context("spawn").Pool(processes=jobs, maxtasksperchild=1)
+    previous = None
+    if threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _sigterm_to_exit)
+    try:
+        pending = [pool.apply_async(_run_unit, a, callback=done) for a in args]
+        out = [p.get() for p in pending]
+        pool.close()
+        pool.join()
+        return out
+    except BaseException:
+        pool.terminate()
+        pool.join()
+        raise
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _summarise(spec, root, jobs):

@@ -1,10 +1,12 @@
 """Sweeps: spec checks, expansion, local and Dask execution, resume after a kill, summary and report."""
 
 import csv
+import os
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 import yaml
@@ -175,3 +177,50 @@ def test_no_batch_option_reaches_the_spec(monkeypatch, tmp_path):
     for extra in ([], ["--no-batch"]):
         assert cli.main(["sweep", "demo_sweep", "--out", str(tmp_path), "--quiet", *extra]) == 0
     assert [load_sweep(s).batch for s in seen] == [True, False]
+
+
+def _children(pid):
+    """Pids of the live processes whose parent is ``pid`` (Linux /proc)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            out.append(int(stat.parent.name))
+    return out
+
+
+@pytest.mark.slow
+def test_local_processes_give_the_serial_numbers(tmp_path):
+    spec = {**SPEC, "conditions": {"learn": {}}, "batch": False}
+    serial = run_sweep(spec, out_dir=tmp_path / "serial", progress=False)
+    parallel = run_sweep(spec, out_dir=tmp_path / "parallel", jobs=2, progress=False)
+    assert [r["final_return"] for r in parallel] == [r["final_return"] for r in serial]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from /proc")
+def test_sigterm_to_a_sweep_stops_its_worker_processes(tmp_path):
+    spec = {**SPEC, "games": 500, "conditions": {"learn": {}}, "set": {**SPEC["set"], "experiment.checkpoint_every": 1}}
+    (tmp_path / "spec.yaml").write_text(yaml.safe_dump(spec))
+    proc = subprocess.Popen([sys.executable, "-m", "brian_dream", "sweep", str(tmp_path / "spec.yaml"), "--quiet",
+                             "--jobs", "2", "--no-batch", "--out", str(tmp_path)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while time.time() < deadline and len(list(tmp_path.glob("tiny/runs/*/*/checkpoint.npz"))) < 2:
+        time.sleep(0.1)
+    workers = [w for w in _children(proc.pid) if "spawn_main" in Path(f"/proc/{w}/cmdline").read_text()]
+    assert len(workers) == 2
+    try:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) != 0
+        deadline = time.time() + 30
+        while time.time() < deadline and any(Path(f"/proc/{w}").exists() for w in workers):
+            time.sleep(0.1)
+        assert not any(Path(f"/proc/{w}").exists() for w in workers)
+    finally:  # do not leave orphans behind when the check fails
+        for w in workers:
+            if Path(f"/proc/{w}").exists():
+                os.kill(w, signal.SIGKILL)
