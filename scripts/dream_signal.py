@@ -10,7 +10,8 @@ block of games and over all replicas: the mean return of the real 100-step games
 return of the dreams (the sum of the model's predicted low-pass rewards r~, which counts a
 point about twice, or the real points of an oracle dream) and the share of dreams whose
 return is not 0. With ``dream_vs_real.npz`` (written at the end of a model-based run), the
-steps at which the real comparison game scored within the dream's length.
+steps at which the real comparison game scored within the dream's length, and how far the
+dream's state is from the real one after t steps of the same actions.
 """
 
 import argparse
@@ -42,8 +43,9 @@ def scoring_steps(run_dir):
         return None
     with np.load(path) as z:
         rewards = z["real_rewards"]
+        error = np.abs(z["dream_states"] - z["real_states"]).mean(axis=1)  # [steps + 1, n_state]
     steps, replicas = np.nonzero(rewards)
-    return rewards.shape, sorted(set(steps.tolist())), int(np.abs(rewards).sum())
+    return rewards.shape, sorted(set(steps.tolist())), int(np.abs(rewards).sum()), error
 
 
 def main(argv=None):
@@ -67,9 +69,14 @@ def main(argv=None):
                                                       for v in t[col]) + " |")
         found = scoring_steps(run_dir)
         if found is not None:
-            (length, replicas), steps, points = found
+            (length, replicas), steps, points, error = found
             lines += ["", f"Comparison game (`dream_vs_real.npz`, {replicas} replicas): {points} points in the first "
-                          f"{length} real steps, at steps {steps or 'none'}."]
+                          f"{length} real steps, at steps {steps or 'none'}. Mean |dream - real| state "
+                          "(RAM units) after t steps of the same actions:", "",
+                      "| t | " + " | ".join(f"x{k}" for k in range(error.shape[1])) + " |",
+                      "|---|" + "---|" * error.shape[1]]
+            for t in sorted({1, 5, 10, 20, 30, *steps, length} & set(range(error.shape[0]))):
+                lines.append(f"| {t} | " + " | ".join(f"{e:.1f}" for e in error[t]) + " |")
         lines.append("")
     text = "\n".join(lines)
     print(text)

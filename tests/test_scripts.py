@@ -60,3 +60,19 @@ def test_dream_signal_tables_real_and_dream_returns_per_block(tmp_path):
     awake_only = fake_run(tmp_path / "awake", 10, lambda g, s: 0.0)
     with pytest.raises(SystemExit, match="no dream rows"):
         ds.signal_table(awake_only, 5)
+
+
+def test_dream_signal_reads_the_comparison_game(tmp_path, capsys):
+    ds = load_script("dream_signal")
+    run = fake_run(tmp_path / "run", 4, lambda g, s: -1.0, dream=lambda g, s: 0.5, seeds=[0, 1])
+    real = np.zeros((11, 2, 4))
+    dream = real + np.arange(11)[:, None, None] * np.array([1.0, 0, 0, 2.0])
+    rewards = np.zeros((10, 2))
+    rewards[7, 1] = -1.0
+    np.savez(run / "dream_vs_real.npz", real_states=real, dream_states=dream, real_rewards=rewards,
+             dream_rewards=np.zeros((10, 2)))
+    assert ds.main([f"toy={run}", "--block", "2", "--out", str(tmp_path / "t.md")]) == 0
+    text = (tmp_path / "t.md").read_text()
+    assert "1 points in the first 10 real steps, at steps [7]" in text
+    assert "| 7 | 7.0 | 0.0 | 0.0 | 14.0 |" in text and "| 10 | 10.0 | 0.0 | 0.0 | 20.0 |" in text
+    assert "| dream return | +0.50 | +0.50 |" in text
