@@ -235,6 +235,9 @@ class DreamConfig:
     gradient of dreams and rollouts, so a model's reward bias cannot drive the policy."""
     baseline_decay: float = 0.99
     """Per-step decay of that running mean (0.99: about the last 100 model steps)."""
+    keep_trace: bool = True
+    """Keep the policy's eligibility trace from the real game into its dreams (as both
+    papers' code); False clears it, so dream rewards are credited to dream actions only."""
     oracle: bool = False
     """Protocol dream only, a control: play each "dream" in the real game instead of the
     world model (reset, NOOPs, ``length`` steps, real point rewards), i.e. dreaming with

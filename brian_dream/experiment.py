@@ -316,9 +316,11 @@ def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True, 
                 if exp.protocol == "dream":
                     for _ in range(dr.per_game):
                         if dr.oracle:
-                            stats_d = oracle_dream(real, agent, dr.length, learn, dream_weight, baseline)
+                            stats_d = oracle_dream(real, agent, dr.length, learn, dream_weight, baseline,
+                                                   dr.keep_trace)
                         else:
-                            stats_d = dream(dream_env, agent, real.start_states, dr.length, learn, dream_weight, baseline)
+                            stats_d = dream(dream_env, agent, real.start_states, dr.length, learn, dream_weight,
+                                            baseline, dr.keep_trace)
                         log(game, "dream", learn, stats_d)
                 recent.append(stats["return"].mean())
                 del recent[: -exp.curve_window]

@@ -169,32 +169,32 @@ def awake_game(real, agent, play_steps, learn, reward_weight=1.0, on_step=None):
     return stats
 
 
-def dream(dream_env, agent, start_states, length, learn, reward_weight=1.0, baseline=None):
+def dream(dream_env, agent, start_states, length, learn, reward_weight=1.0, baseline=None, keep_trace=True):
     """One dream from real ``start_states``, then the policy update.
 
     The eligibility trace is not cleared between the real game and its dream, as in
-    both papers' code. Rewards are the model's predicted (low-pass) rewards, scaled
-    by ``reward_weight`` in the policy gradient, after subtracting ``baseline``
-    (optional, see `play_episode`).
+    both papers' code, unless ``keep_trace`` is False. Rewards are the model's
+    predicted (low-pass) rewards, scaled by ``reward_weight`` in the policy gradient,
+    after subtracting ``baseline`` (optional, see `play_episode`).
     """
     dream_env.reset(options={"states": start_states})
-    agent.policy.begin_episode(reset_trace=False)
+    agent.policy.begin_episode(reset_trace=not keep_trace)
     stats = play_episode(dream_env, agent, length, reward_weight, baseline=baseline)
     with agent.watch("readout"):
         agent.policy.update(learn)
     return stats
 
 
-def oracle_dream(real, agent, length, learn, reward_weight=1.0, baseline=None):
+def oracle_dream(real, agent, length, learn, reward_weight=1.0, baseline=None, keep_trace=True):
     """A control for `dream`: the same phase played in the real game (a perfect model).
 
     ``real`` (`RealGames`) is reset (with its NOOPs), as the papers' code resets the
     environment for a dream's start state; then ``length`` steps with the real point
-    rewards and, as in `dream`, the eligibility trace kept from the game before and a
-    policy update at the end.
+    rewards and, as in `dream`, the eligibility trace kept from the game before (unless
+    ``keep_trace`` is False) and a policy update at the end.
     """
     real.reset()
-    agent.policy.begin_episode(reset_trace=False)
+    agent.policy.begin_episode(reset_trace=not keep_trace)
     stats = play_episode(real, agent, length, reward_weight, baseline=baseline)
     if real.session is not None:
         real.session.flush()

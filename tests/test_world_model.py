@@ -243,3 +243,22 @@ def test_oracle_dreams_are_real_games_and_feed_the_policy():
     np.testing.assert_array_equal(zero["return"][:2], m["return"][:2])
     with pytest.raises(ConfigError, match="dream.oracle"):
         load_preset("dynapse_pong", {"experiment.protocol": "plan", "dream.oracle": True})
+
+
+def test_dream_keeps_the_real_games_trace_unless_told_not_to(dream_env):
+    from brian_dream.protocols import dream
+
+    dream_env.model.W_r[:] = np.random.default_rng(3).normal(0, 0.5, dream_env.model.W_r.shape)
+    grads = {}
+    for keep in (True, False):
+        agent = _FixedInputAgent()
+        agent.policy.trace[:] = 7.0  # what a real game left behind
+        dream(dream_env, agent, dream_env.start_states, 8, learn=True, keep_trace=keep)
+        grads[keep] = agent.grads[0]
+        if not keep:
+            fresh = _FixedInputAgent()
+            dream(dream_env, fresh, dream_env.start_states, 8, learn=True)
+            # a cleared trace gives the gradient of a dream that had nothing before it
+            np.testing.assert_allclose(grads[False], fresh.grads[0])
+    assert not np.allclose(grads[True], grads[False])
+    assert load_preset("dynapse_dream").dream.keep_trace
