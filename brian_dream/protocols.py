@@ -157,11 +157,11 @@ def play_episode(env, agent, steps, reward_weight=1.0, on_step=None, baseline=No
     return {"return": ret, "entropy": ent / denom, "spikes_per_frame": spikes / denom, "steps": n}
 
 
-def awake_game(real, agent, play_steps, learn, reward_weight=1.0, on_step=None):
+def awake_game(real, agent, play_steps, learn, reward_weight=1.0, on_step=None, baseline=None, reset_trace=True):
     """One real game in every replica, then the policy update (skipped while not ``learn``)."""
     real.reset()
-    agent.policy.begin_episode()
-    stats = play_episode(real, agent, play_steps, reward_weight, on_step)
+    agent.policy.begin_episode(reset_trace=reset_trace)
+    stats = play_episode(real, agent, play_steps, reward_weight, on_step, baseline)
     if real.session is not None:
         real.session.flush()
     with agent.watch("readout"):
@@ -193,14 +193,7 @@ def oracle_dream(real, agent, length, learn, reward_weight=1.0, baseline=None, k
     rewards and, as in `dream`, the eligibility trace kept from the game before (unless
     ``keep_trace`` is False) and a policy update at the end.
     """
-    real.reset()
-    agent.policy.begin_episode(reset_trace=not keep_trace)
-    stats = play_episode(real, agent, length, reward_weight, baseline=baseline)
-    if real.session is not None:
-        real.session.flush()
-    with agent.watch("readout"):
-        agent.policy.update(learn)
-    return stats
+    return awake_game(real, agent, length, learn, reward_weight, baseline=baseline, reset_trace=not keep_trace)
 
 
 def plan_rollout(dream_env, agent, start_states, n_fut, reward_weight=1.0, baseline=None):
