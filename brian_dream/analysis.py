@@ -11,7 +11,7 @@ from .chip import board_time
 from .config import Config
 from .errors import CheckpointError
 from .plots import color_cycle, new_figure, per_replica_curves, plot_band
-from .runs import atomic_write, read_metrics
+from .runs import RunFolder, atomic_write, read_metrics
 
 __all__ = ["block_means", "load_condition", "board_results", "compare_conditions", "games_to_reach"]
 
@@ -33,14 +33,6 @@ def block_means(metrics, block=50):
     sel = metrics["phase"] == "awake"
     seeds = np.array([int(metrics["seed"][sel & (metrics["replica"] == r)][0]) for r in range(len(curves))])
     return block * np.arange(1, n + 1), values, seeds
-
-
-def _read_meta(run_dir):
-    """A run folder's meta.json as a dict ({} when it has none yet)."""
-    import json
-
-    meta_path = run_dir / "meta.json"
-    return json.loads(meta_path.read_text()) if meta_path.is_file() else {}
 
 
 def _wall_timings(run_dir, meta):
@@ -83,7 +75,7 @@ def load_condition(run_dirs, block=50):
         seeds.extend(s.tolist())
         entropy.append(_blocks(m, "entropy", b, n))
         model_error.append(_blocks(m, "model_state_mse", b, n))
-        run_meta = _read_meta(d)
+        run_meta = RunFolder(d).read_meta() if (d / "meta.json").is_file() else {}
         timings.append(_wall_timings(d, run_meta))
         energy.append((run_meta.get("chip_energy"), len(s)))
         config = Config.from_dict(yaml.safe_load((d / "config.yaml").read_text()))
