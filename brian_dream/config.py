@@ -13,6 +13,7 @@ from .devices import DEVICES as _DEVICES
 from .errors import ChipConstraintError, ConfigError
 from .neurons import get_neuron_model
 from .quantities import parse_quantity
+from .worldmodel import READOUT_FEATURES as WORLD_MODEL_FEATURES
 
 __all__ = [
     "Config",
@@ -201,6 +202,10 @@ class WorldModelConfig:
     """Weight c_r of the reward term of the model loss."""
     readout_decay: float = 0.6065306597126334
     """Low-pass factor of the model's counts (e^-0.5)."""
+    readout_features: str = "filtered"
+    """What the model's readouts read: ``filtered`` (the low-pass counts, as the papers'
+    code) or ``filtered+frame`` (the low-pass counts and the last frame's counts, so a
+    linear readout can tell the newest frame from older ones, i.e. see velocities)."""
     delta_clip: float = 30.0
     """State changes larger than this (resets, wraps) are set to 0 in the target."""
     reward_decay: float = 0.5
@@ -223,6 +228,10 @@ class DreamConfig:
     """Dreams after each real game (protocol dream)."""
     warmup_frames: int = 3
     """Model frames on the start state before a dream's first step."""
+    warmup_history: bool = False
+    """True: the warm-up frames replay the real steps that led to the dream's start state
+    (the last NOOPs after the reset), so the model's counts hold how the ball was moving;
+    False: they hold the start state still (a single state does not show the ball's velocity)."""
     n_fut: int = 4
     """Planning: an n_fut-step model rollout every 2 n_fut real steps (protocol plan)."""
     learn_from_real: bool = True
@@ -406,6 +415,9 @@ class Config:
             if not 0 <= getattr(wm, key) < 1:
                 raise ConfigError(f"world_model.{key}: must be in [0, 1)")
         _nonnegative_int(wm.freeze_after_games, "world_model.freeze_after_games")
+        if wm.readout_features not in WORLD_MODEL_FEATURES:
+            raise ConfigError(f"world_model.readout_features: {wm.readout_features!r} is not one of "
+                              f"{', '.join(map(repr, WORLD_MODEL_FEATURES))}")
         if wm.reward_readout not in ("all", "state_driven"):
             raise ConfigError(f"world_model.reward_readout: {wm.reward_readout!r} is not one of 'all', 'state_driven'")
         _check_chip_network("world_model", wm, self.n_inputs() + self.n_actions())
@@ -415,6 +427,10 @@ class Config:
         _positive_int(dr.length, "dream.length")
         _positive_int(dr.per_game, "dream.per_game")
         _nonnegative_int(dr.warmup_frames, "dream.warmup_frames")
+        if dr.warmup_history and dr.warmup_frames > self.env.noop_steps:
+            raise ConfigError(f"dream.warmup_history: the {dr.warmup_frames} warm-up frames would replay more real "
+                              f"steps than the {self.env.noop_steps} NOOPs before the start state; lower "
+                              "dream.warmup_frames or raise env.noop_steps")
         _positive_int(dr.n_fut, "dream.n_fut")
         _float(dr.reward_weight, "dream.reward_weight")
         _float(dr.baseline_decay, "dream.baseline_decay")

@@ -105,6 +105,7 @@ def build_world_model(config, encoder, name="model"):
         action_rate=float(parse_quantity(config.encoder.action_rate, brian2.Hz) / brian2.Hz),
         lr_state=wm.lr_state, lr_reward=wm.lr_reward, c_state=wm.c_state, c_reward=wm.c_reward,
         readout_decay=wm.readout_decay, delta_clip=wm.delta_clip, reward_decay=wm.reward_decay,
+        readout_features=wm.readout_features,
         adam={"beta1": ag.adam_beta1, "beta2": ag.adam_beta2, "eps": ag.adam_eps},
     )
     substrate = Substrate(
@@ -320,7 +321,8 @@ def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True, 
                                                    dr.keep_trace)
                         else:
                             stats_d = dream(dream_env, agent, real.start_states, dr.length, learn, dream_weight,
-                                            baseline, dr.keep_trace)
+                                            baseline, dr.keep_trace,
+                                            real.start_history if dr.warmup_history else None)
                         log(game, "dream", learn, stats_d)
                 recent.append(stats["return"].mean())
                 del recent[: -exp.curve_window]
@@ -331,7 +333,8 @@ def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True, 
                     checkpoint(game)
             event_totals = events.totals()  # the dream-vs-real figure's frames are not part of the run
             if model is not None:
-                comparison = dream_vs_real(real, agent, dream_env, min(dr.length, config.env.play_steps))
+                comparison = dream_vs_real(real, agent, dream_env, min(dr.length, config.env.play_steps),
+                                           dr.warmup_history)
     finally:
         bar.close()
         games.close()
@@ -418,8 +421,9 @@ def _load_for_resume(run_dir, overrides):
     return config, state, rows
 
 
-def dream_vs_real(real, agent, dream_env, steps):
-    """Play one real game without learning, then replay its actions in the world model.
+def dream_vs_real(real, agent, dream_env, steps, warmup_history=False):
+    """Play one real game without learning, then replay its actions in the world model
+    (warmed up on the steps before the start state if ``warmup_history``).
 
     Returns
     -------
@@ -439,7 +443,10 @@ def dream_vs_real(real, agent, dream_env, steps):
         actions.append(a)
     real.session.flush()
     agent.policy.accum[:] = 0  # nothing learned from this game
-    obs, _ = dream_env.reset(options={"states": real_states[0]})
+    options = {"states": real_states[0]}
+    if warmup_history:
+        options["history"] = real.start_history
+    obs, _ = dream_env.reset(options=options)
     dream_states, dream_rewards = [np.asarray(obs, float)], []
     for a in actions:
         obs, r, *_ = dream_env.step(a)

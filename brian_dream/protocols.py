@@ -71,6 +71,7 @@ class RealGames:
         self.session, self.model, self.model_name = session, model, model_name
         self.watch = watch or Stopwatch()
         self.start_states = None
+        self.start_history = []  # (states, actions) of the NOOP steps that led to start_states
         self.model_errors = defaultdict(list)
 
     @property
@@ -87,7 +88,9 @@ class RealGames:
         if self.model is not None:
             self.model.begin_episode()
         noop = np.zeros(self.games.n, dtype=int)
+        self.start_history = []
         for _ in range(self.noop_steps):
+            self.start_history.append((states.copy(), noop))
             states, _ = self.step(noop)
         if self.session is not None:
             self.session.flush()
@@ -169,15 +172,21 @@ def awake_game(real, agent, play_steps, learn, reward_weight=1.0, on_step=None, 
     return stats
 
 
-def dream(dream_env, agent, start_states, length, learn, reward_weight=1.0, baseline=None, keep_trace=True):
+def dream(dream_env, agent, start_states, length, learn, reward_weight=1.0, baseline=None, keep_trace=True,
+          history=None):
     """One dream from real ``start_states``, then the policy update.
 
     The eligibility trace is not cleared between the real game and its dream, as in
     both papers' code, unless ``keep_trace`` is False. Rewards are the model's
     predicted (low-pass) rewards, scaled by ``reward_weight`` in the policy gradient,
-    after subtracting ``baseline`` (optional, see `play_episode`).
+    after subtracting ``baseline`` (optional, see `play_episode`). ``history`` (the real
+    ``(states, actions)`` steps that led to ``start_states``) is what the model's warm-up
+    frames replay, if given (see `~brian_dream.envs.dream.DreamVectorEnv`).
     """
-    dream_env.reset(options={"states": start_states})
+    options = {"states": start_states}
+    if history is not None:
+        options["history"] = history
+    dream_env.reset(options=options)
     agent.policy.begin_episode(reset_trace=not keep_trace)
     stats = play_episode(dream_env, agent, length, reward_weight, baseline=baseline)
     with agent.watch("readout"):

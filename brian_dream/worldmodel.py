@@ -4,7 +4,10 @@ import numpy as np
 
 from .readout import Adam, CountFilter
 
-__all__ = ["WorldModel"]
+__all__ = ["WorldModel", "READOUT_FEATURES"]
+
+#: What the readouts can read (``readout_features``).
+READOUT_FEATURES = ("filtered", "filtered+frame")
 
 
 class WorldModel:
@@ -23,6 +26,12 @@ class WorldModel:
 
     Learning rates 0.002 (state) and 0.0004 (reward) as the neuromorphic-dreaming code.
 
+    With ``readout_features="filtered+frame"`` the readouts read ``[x, c]``, the filtered
+    counts and the last frame's counts ``c``. Since ``x`` weighs the newest frame and the
+    older ones alike, a linear readout of ``x`` alone cannot take a difference across
+    frames; of ``[x, c]`` it can (``c - a x`` emphasises the present over the past), and a
+    state change is largely such a difference (the ball's velocity). Not in the papers.
+
     `use_reward_inputs` can restrict the reward readout to a subset of neurons (a
     0/1 mask per replica and neuron; `state_driven_mask` gives the neurons without
     any action input). The reward then depends on the action only through the
@@ -37,12 +46,18 @@ class WorldModel:
         States ``[R, n_state]`` to state-generator rates in Hz.
     action_rate : float
         Hz of the chosen action's generator.
+    readout_features : {"filtered", "filtered+frame"}
+        What the readouts read (see above).
     """
 
     def __init__(self, seeds, n_hidden, n_state, n_actions, encoder, action_rate=150.0, lr_state=0.002,
                  lr_reward=0.0004, c_state=1.0, c_reward=1.0, readout_decay=0.6065306597126334, delta_clip=30.0,
-                 reward_decay=0.5, adam=None):
+                 reward_decay=0.5, readout_features="filtered", adam=None):
+        if readout_features not in READOUT_FEATURES:
+            raise ValueError(f"readout_features must be one of {READOUT_FEATURES}, got {readout_features!r}")
         R = len(seeds)
+        self.readout_features = readout_features
+        n_features = n_hidden * (2 if readout_features == "filtered+frame" else 1)
         self.seeds = list(seeds)
         self.n_state, self.n_actions = n_state, n_actions
         self.encoder = encoder
@@ -50,8 +65,8 @@ class WorldModel:
         self.c_state, self.c_reward = float(c_state), float(c_reward)
         self.delta_clip = float(delta_clip)
         self.reward_decay = float(reward_decay)
-        self.W_s = np.zeros((R, n_state, n_hidden))
-        self.W_r = np.zeros((R, 1, n_hidden))
+        self.W_s = np.zeros((R, n_state, n_features))
+        self.W_r = np.zeros((R, 1, n_features))
         self.opt_s = Adam(self.W_s.shape, lr_state, **(adam or {}))
         self.opt_r = Adam(self.W_r.shape, lr_reward, **(adam or {}))
         self.filter = CountFilter((R, n_hidden), readout_decay)
@@ -71,8 +86,10 @@ class WorldModel:
     def use_reward_inputs(self, mask):
         """Read the reward from the neurons where ``mask`` (``[R, n_hidden]``) is 1 only."""
         mask = np.asarray(mask, float)
-        if mask.shape != self.W_r[:, 0].shape:
-            raise ValueError(f"reward mask must have shape {self.W_r[:, 0].shape}, got {mask.shape}")
+        if mask.shape != self.filter.value.shape:
+            raise ValueError(f"reward mask must have shape {self.filter.value.shape}, got {mask.shape}")
+        if self.readout_features == "filtered+frame":  # the same neurons' filtered and frame counts
+            mask = np.concatenate([mask, mask], axis=1)
         self.reward_mask = mask
         self.W_r *= mask[:, None, :]
 
@@ -91,9 +108,18 @@ class WorldModel:
         self.filter.reset()
         self.r_tilde[:] = 0
 
+    def features(self, counts):
+        """Filter one frame of counts; return what the readouts read (``[R, n_features]``)."""
+        x = self.filter(counts)
+        if self.readout_features == "filtered+frame":
+            return np.concatenate([x, counts], axis=1)
+        return x.copy()
+
     def predict(self, counts):
         """Filter one frame of counts; return ``(dxi_hat [R, n_state], r_hat [R])``."""
-        x = self.filter(counts)
+        return self._readouts(self.features(counts))
+
+    def _readouts(self, x):
         # masked reward weights are 0 and stay 0 (their gradient is masked in `learn`)
         return np.einsum("rkn,rn->rk", self.W_s, x), np.einsum("rkn,rn->rk", self.W_r, x)[:, 0]
 
@@ -116,7 +142,8 @@ class WorldModel:
             Squared state error (summed over variables) and squared reward error,
             before the update.
         """
-        pred_s, pred_r = self.predict(counts)
+        x = self.features(counts)
+        pred_s, pred_r = self._readouts(x)
         delta, r_tilde = self.targets(states, next_states, rewards)
         err_s = delta - pred_s
         err_r = r_tilde - pred_r
@@ -125,7 +152,6 @@ class WorldModel:
             err_s = err_s * mask[:, None]
             err_r = err_r * mask
         if self.learning:
-            x = self.filter.value
             self.opt_s.step(self.W_s, self.c_state * err_s[:, :, None] * x[:, None, :])
             self.opt_r.step(self.W_r, self.c_reward * err_r[:, None, None] * self._reward_x(x)[:, None, :])
         return {"state_sq_error": (err_s**2).sum(axis=1), "reward_sq_error": err_r**2}

@@ -76,3 +76,21 @@ def test_dream_signal_reads_the_comparison_game(tmp_path, capsys):
     assert "1 points in the first 10 real steps, at steps [7]" in text
     assert "| 7 | 7.0 | 0.0 | 0.0 | 14.0 |" in text and "| 10 | 10.0 | 0.0 | 0.0 | 20.0 |" in text
     assert "| dream return | +0.50 | +0.50 |" in text
+
+
+def test_model_horizon_trains_a_model_alone_and_measures_its_dreams(tmp_path, capsys):
+    import json
+
+    mh = load_script("model_horizon")
+    args = ["--label", "tiny", "--games", "2", "--test-games", "1", "--seeds", "0", "--device", "runtime",
+            "--set", "world_model.n_hidden=40", "--set", "dream.length=12", "--set", "dream.warmup_history=true",
+            "--out", str(tmp_path)]
+    assert mh.main(args) == 0
+    record = json.loads((tmp_path / "tiny.json").read_text())
+    dream, hold = np.array(record["dream_error"]), np.array(record["hold_error"])
+    assert dream.shape == hold.shape == (13, 4)
+    assert np.all(dream[0] == 0) and np.all(hold[0] == 0) and hold[1:].sum() > 0
+    assert record["config"]["dream"]["warmup_history"] and np.isfinite(record["one_step_sq_error"])
+    assert "| 10 |" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        mh.main(["--label", "x", "--games", "0"])

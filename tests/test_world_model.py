@@ -14,6 +14,7 @@ from brian_dream.encoding import PopulationEncoder
 from brian_dream.envs.dream import DreamEnv, DreamVectorEnv
 from brian_dream.errors import ConfigError
 from brian_dream.experiment import build_world_model
+from brian_dream.worldmodel import WorldModel
 
 DT, FRAME = 0.5 * ms, 10 * ms
 
@@ -89,6 +90,46 @@ def test_state_driven_reward_readout_ignores_the_action_but_state_prediction_doe
 def test_reward_readout_option_is_checked():
     with pytest.raises(ConfigError, match="reward_readout"):
         load_preset("dynapse_dream", {"world_model.reward_readout": "actions"})
+    with pytest.raises(ConfigError, match="readout_features.*filtered"):
+        load_preset("dynapse_dream", {"world_model.readout_features": "frame"})
+
+
+def velocity_fit_error(readout_features, steps=1000, n=40):
+    """Least-squares error of reading a bouncing point's velocity (+-4, variance 16) from
+    the model's readout features of a population code of its position."""
+    model = WorldModel([0], n, 1, 3, encoder=None, readout_features=readout_features)
+    centres = np.linspace(0, 200, n)
+    p, v, X, y = 100.0, 4.0, [], []
+    for _ in range(steps):
+        X.append(model.features(np.exp(-0.5 * ((p - centres) / 10.0) ** 2)[None, :])[0])
+        v = -v if not 0 <= p + v <= 200 else v
+        y.append(v)
+        p += v
+    X, y = np.array(X[10:]), np.array(y[10:])
+    w = np.linalg.lstsq(X, y, rcond=None)[0]
+    return np.mean((X @ w - y) ** 2)
+
+
+def test_frame_counts_let_a_linear_readout_see_velocities():
+    # the filtered counts weigh all past frames alike, so no linear readout of them
+    # tells where the point is going; with the last frame's counts beside them one does
+    assert velocity_fit_error("filtered") > 8.0
+    assert velocity_fit_error("filtered+frame") < 0.1
+
+
+def test_frame_features_double_the_readouts_and_keep_the_reward_mask():
+    cfg = load_preset("dynapse_pong", {"experiment.protocol": "dream", "experiment.seeds": [3],
+                                       "world_model.n_hidden": 60, "world_model.reward_readout": "state_driven",
+                                       "world_model.readout_features": "filtered+frame"})
+    substrate, model = build_world_model(cfg, PopulationEncoder.from_config(cfg))
+    assert model.W_s.shape == (1, 4, 120) and model.W_r.shape == (1, 1, 120)
+    np.testing.assert_array_equal(model.reward_mask[:, :60], model.reward_mask[:, 60:])
+    counts = np.random.default_rng(0).integers(0, 3, (1, 60)).astype(float)
+    x = model.features(counts)
+    np.testing.assert_allclose(x[:, 60:], counts)
+    np.testing.assert_allclose(x[:, :60], (1 - model.filter.decay) * counts)
+    model.learn(counts, np.full((1, 4), 100.0), np.full((1, 4), 104.0), np.ones(1))
+    assert np.any(model.W_s[:, :, 60:] != 0) and np.all(model.W_r[:, 0][model.reward_mask == 0] == 0)
 
 
 @pytest.fixture
@@ -262,3 +303,44 @@ def test_dream_keeps_the_real_games_trace_unless_told_not_to(dream_env):
             np.testing.assert_allclose(grads[False], fresh.grads[0])
     assert not np.allclose(grads[True], grads[False])
     assert load_preset("dynapse_dream").dream.keep_trace
+
+
+def test_dream_warm_up_can_replay_the_real_steps_before_the_start(dream_env):
+    start = dream_env.start_states
+
+    def first_prediction(history=None):
+        options = {"states": start} if history is None else {"states": start, "history": history}
+        dream_env.reset(options=options)
+        return dream_env.step(np.array([0]))[0]
+
+    still = first_prediction()
+    np.testing.assert_array_equal(still, first_prediction([(start, np.array([0]))] * 5))
+    # the ball came from elsewhere: the model's counts, and so its prediction, differ
+    moving = [(start - [8.0 * (3 - k), 0, 0, 8.0 * (3 - k)], np.array([0])) for k in range(3)]
+    assert not np.allclose(still, first_prediction(moving))
+    # only the last warmup_frames (2) steps are replayed
+    np.testing.assert_array_equal(first_prediction(moving), first_prediction([(start * 0, np.array([1]))] + moving))
+    with pytest.raises(ValueError, match="shorter than warmup_frames"):
+        dream_env.reset(options={"states": start, "history": moving[:1]})
+    with pytest.raises(ValueError, match="history steps"):
+        dream_env.reset(options={"states": start, "history": [(np.zeros((2, 4)), np.array([0, 0]))] * 2})
+
+
+def test_real_games_keep_the_steps_that_led_to_the_start_state():
+    from brian_dream.envs import VectorGames
+    from brian_dream.protocols import RealGames
+
+    games = VectorGames("brian_dream/PongRAM-v0", [0, 1])
+    try:
+        real = RealGames(games, noop_steps=5)
+        start = real.reset()
+        assert len(real.start_history) == 5
+        assert all(np.array_equal(a, [0, 0]) for _, a in real.start_history)
+        later = real.reset()
+        assert len(real.start_history) == 5 and np.array_equal(real.start_states, later)
+    finally:
+        games.close()
+    assert start.shape == (2, 4)
+    assert not load_preset("dynapse_dream").dream.warmup_history
+    with pytest.raises(ConfigError, match="warmup_history.*noop_steps"):
+        load_preset("dynapse_dream", {"dream.warmup_history": True, "dream.warmup_frames": 30})

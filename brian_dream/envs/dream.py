@@ -14,7 +14,10 @@ class DreamVectorEnv(gym.vector.VectorEnv):
     ``reset(options={"states": xi0})`` starts every replica's dream from a real state
     ``xi0`` (``[R, n_state]``; default: `start_states`), puts the model network back
     to its initial state and runs ``warmup_frames`` frames on ``(xi0, NOOP)`` so its
-    count filter holds the start state. ``step(actions)`` runs one model frame on the
+    count filter holds the start state. With ``options["history"]``, a list of the real
+    ``(states, actions)`` steps that led to ``xi0`` (oldest first), the warm-up frames
+    replay the last ``warmup_frames`` of them instead, so the model's counts also hold
+    how the state was moving. ``step(actions)`` runs one model frame on the
     current state and actions and returns ``xi + dxi_hat`` (clipped to the state
     range) and the predicted reward. Non-finite predictions are replaced by 0,
     counted in `report` and warned about; states pushed outside the range are clipped
@@ -66,14 +69,30 @@ class DreamVectorEnv(gym.vector.VectorEnv):
         if options.get("reset_network", True):
             self.session.reset_state(self.substrate)
         self.model.begin_episode()
-        noop = np.zeros(self.num_envs, int)
-        for _ in range(self.warmup_frames):
-            counts = self.session.step({self.substrate: self.model.rates(states, noop)})[self.substrate]
+        for past_states, past_actions in self._warmup_inputs(states, options.get("history")):
+            counts = self.session.step({self.substrate: self.model.rates(past_states, past_actions)})[self.substrate]
             self.model.predict(counts)
         self.states = np.clip(states, self.low, self.high)
         self.done[:] = False
         self._t = 0
         return self.states.astype(np.float32), {}
+
+    def _warmup_inputs(self, states, history):
+        noop = np.zeros(self.num_envs, int)
+        if history is None:
+            return [(states, noop)] * self.warmup_frames
+        history = list(history)
+        if len(history) < self.warmup_frames:
+            raise ValueError(f"dream env: a history of {len(history)} steps is shorter than warmup_frames "
+                             f"({self.warmup_frames})")
+        out = []
+        for past_states, past_actions in history[len(history) - self.warmup_frames:]:
+            past_states, past_actions = np.asarray(past_states, float), np.asarray(past_actions)
+            if past_states.shape != states.shape or past_actions.shape != (self.num_envs,):
+                raise ValueError(f"dream env: history steps must be (states [{self.num_envs}, {self.model.n_state}], "
+                                 f"actions [{self.num_envs}]), got shapes {past_states.shape}, {past_actions.shape}")
+            out.append((past_states, past_actions.astype(int)))
+        return out
 
     def step(self, actions):
         if self.states is None:

@@ -1,0 +1,154 @@
+"""How far ahead a world model predicts: train it alone on real games, then dream along real ones.
+
+Usage::
+
+    python scripts/model_horizon.py --label papers
+    python scripts/model_horizon.py --label frame --set world_model.readout_features=filtered+frame
+    python scripts/model_horizon.py --label quick --games 5 --test-games 2 --seeds 0 --device runtime
+
+The world model of ``--preset`` (with the ``--set`` overrides), without the agent network,
+learns from ``--games`` real games played with uniformly random actions (each game: reset, the
+NOOPs, ``env.play_steps`` steps; the model learns on every transition, NOOPs included, as in
+training). Then ``--test-games`` more games are played with random actions and learning off,
+and each one's actions are replayed in the dream env from that game's post-NOOP start state (as
+`brian_dream.experiment.dream_vs_real` does after a run). Reported, over replicas and test
+games: the mean absolute error of each state variable after t dream steps, beside the error of
+"nothing moves" (the start state held), and the one-step squared error on the real transitions
+of the last 50 training games. The post-reset serve in Pong scores after about 43 steps, so
+the error there says whether a dream can hold that reward. Writes ``LABEL.json`` to ``--out``.
+
+Random actions are not the agent's policy: the numbers compare world-model settings on the same
+data, they are not the error inside a training run (``scripts/dream_signal.py`` gives that).
+"""
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from brian_dream.config import load_preset, parse_override
+from brian_dream.devices import building_for, make_driver
+from brian_dream.encoding import PopulationEncoder
+from brian_dream.envs import VectorGames
+from brian_dream.envs.dream import DreamVectorEnv
+from brian_dream.envs.pong import PONG_STATE_NAMES
+from brian_dream.experiment import build_world_model
+from brian_dream.protocols import RealGames
+from brian_dream.quantities import parse_quantity
+from brian_dream.runs import write_record
+
+REPORT_STEPS = (1, 5, 10, 20, 30, 43, 50)
+
+
+def play_random(real, rng, steps):
+    """One real game with uniformly random actions; returns states ``[steps+1, R, n]`` and actions."""
+    states = [real.reset().copy()]
+    actions = []
+    for _ in range(steps):
+        a = rng.integers(real.model.n_actions, size=real.games.n)
+        s, _ = real.step(a)
+        states.append(s.copy())
+        actions.append(a)
+    real.session.flush()
+    return np.array(states), np.array(actions)
+
+
+def dream_along(dream_env, start, actions, history=None):
+    """The dream env's states ``[steps+1, R, n]`` for ``actions`` from ``start``."""
+    obs, _ = dream_env.reset(options={"states": start} if history is None else {"states": start, "history": history})
+    out = [np.asarray(obs, float)]
+    for a in actions:
+        obs, *_ = dream_env.step(a)
+        out.append(np.asarray(obs, float))
+    return np.array(out)
+
+
+def measure(config, games, test_games, progress=True):
+    """Train ``config``'s world model on random-action games and measure its dreams.
+
+    Returns a dict with ``dream_error`` and ``hold_error`` (``[steps+1, n_state]``, mean
+    absolute error in state units), ``one_step_sq_error`` and ``seconds``.
+    """
+    from brian2 import ms
+
+    sim = config.simulation
+    seeds = config.experiment.seeds
+    rng = np.random.default_rng(seeds)
+    encoder = PopulationEncoder.from_config(config)
+    t0 = time.perf_counter()
+    with building_for(sim.device):
+        substrate, model = build_world_model(config, encoder)
+        driver = make_driver(sim.device, [substrate], parse_quantity(sim.frame_duration, ms),
+                             parse_quantity(sim.dt, ms), sim.codegen_target)
+    games_env = VectorGames(config.env.id, seeds, **config.env.kwargs)
+    steps = config.env.play_steps
+    one_step = []
+    try:
+        with driver.open() as session:
+            real = RealGames(games_env, config.env.noop_steps, session, model)
+            dream_env = DreamVectorEnv(model, session, substrate.name, warmup_frames=config.dream.warmup_frames)
+            for game in tqdm(range(games), desc="training (random actions)", disable=not progress):
+                play_random(real, rng, steps)
+                err = real.take_model_errors()["state_sq_error"]
+                if game >= games - 50:
+                    one_step.append(err)
+            model.learning = False
+            dream_err, hold_err = [], []
+            for _ in tqdm(range(test_games), desc="dreams along real games", disable=not progress):
+                states, actions = play_random(real, rng, min(config.dream.length, steps))
+                dreamt = dream_along(dream_env, states[0], actions,
+                                     real.start_history if config.dream.warmup_history else None)
+                dream_err.append(np.abs(dreamt - states).mean(axis=1))
+                hold_err.append(np.abs(states[:1] - states).mean(axis=1))
+    finally:
+        games_env.close()
+        driver.close()
+    return {"dream_error": np.mean(dream_err, axis=0), "hold_error": np.mean(hold_err, axis=0),
+            "one_step_sq_error": float(np.nanmean(one_step)), "seconds": time.perf_counter() - t0}
+
+
+def table(label, result, names):
+    d, h = result["dream_error"], result["hold_error"]
+    rows = [f"## {label}: mean |dream - real| (|start - real| in brackets), one-step squared error "
+            f"{result['one_step_sq_error']:.1f}", "", "| t | " + " | ".join(names) + " |",
+            "|---|" + "---|" * len(names)]
+    for t in REPORT_STEPS:
+        if t < len(d):
+            rows.append(f"| {t} | " + " | ".join(f"{d[t, k]:.1f} ({h[t, k]:.1f})" for k in range(len(names))) + " |")
+    return "\n".join(rows)
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--label", required=True, help="name of this setting (the output file is LABEL.json)")
+    p.add_argument("--preset", default="dynapse_dream")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--games", type=int, default=300, help="training games (default 300)")
+    p.add_argument("--test-games", type=int, default=20, help="dreams measured (default 20)")
+    p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    p.add_argument("--device", default="cpp", choices=("runtime", "cpp", "cuda"))
+    p.add_argument("--out", default="results/probes/horizon", help="folder for LABEL.json")
+    args = p.parse_args(argv)
+    if args.games < 1 or args.test_games < 1:
+        p.error("--games and --test-games must be at least 1")
+    overrides = dict(parse_override(o) for o in args.overrides)
+    overrides.update({"experiment.seeds": args.seeds, "simulation.device": args.device,
+                      "experiment.protocol": "dream"})
+    config = load_preset(args.preset, overrides)
+    result = measure(config, args.games, args.test_games)
+    n_state = config.n_state()
+    names = list(PONG_STATE_NAMES) if "Pong" in config.env.id else [f"x{k}" for k in range(n_state)]
+    print(table(args.label, result, names))
+    write_record(Path(args.out) / f"{args.label}.json",
+                 {"label": args.label, "preset": args.preset, "overrides": overrides, "games": args.games,
+                  "test_games": args.test_games, "state_names": names,
+                  "config": config.to_dict(), **{k: (v.tolist() if isinstance(v, np.ndarray) else v)
+                                                 for k, v in result.items()}})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
