@@ -32,6 +32,9 @@ def atomic_write(path, data):
     mode = "wb" if isinstance(data, bytes) else "w"
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        # mkstemp makes the file private (0600); give it what open() would, so that results
+        # shared with colleagues or a group stay readable
+        os.chmod(tmp, 0o666 & ~_UMASK)
         with os.fdopen(fd, mode) as f:
             f.write(data)
             f.flush()
@@ -40,6 +43,15 @@ def atomic_write(path, data):
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def _read_umask():
+    mask = os.umask(0)  # the only portable way to read it: set and restore, once at import
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
 
 
 def write_record(path, record):

@@ -95,6 +95,13 @@ def test_atomic_write_leaves_old_file_on_failure(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["x.txt"]
 
 
+def test_atomic_write_gives_the_permissions_open_would(tmp_path):
+    atomic_write(tmp_path / "atomic.txt", "x")
+    (tmp_path / "plain.txt").write_text("x")
+    mode = lambda name: (tmp_path / name).stat().st_mode & 0o777  # noqa: E731
+    assert mode("atomic.txt") == mode("plain.txt")
+
+
 def test_corrupt_checkpoint_is_a_clear_error(tmp_path):
     run = RunFolder(tmp_path)
     with pytest.raises(CheckpointError, match="no checkpoint"):

@@ -84,13 +84,18 @@ def test_model_horizon_trains_a_model_alone_and_measures_its_dreams(tmp_path, ca
     mh = load_script("model_horizon")
     args = ["--label", "tiny", "--games", "2", "--test-games", "1", "--seeds", "0", "--device", "runtime",
             "--set", "world_model.n_hidden=40", "--set", "dream.length=12", "--set", "dream.warmup_history=true",
-            "--out", str(tmp_path)]
+            "--ridge-games", "2", "--out", str(tmp_path)]
     assert mh.main(args) == 0
     record = json.loads((tmp_path / "tiny.json").read_text())
     dream, hold = np.array(record["dream_error"]), np.array(record["hold_error"])
     assert dream.shape == hold.shape == (13, 4)
     assert np.all(dream[0] == 0) and np.all(hold[0] == 0) and hold[1:].sum() > 0
     assert record["config"]["dream"]["warmup_history"] and np.isfinite(record["one_step_sq_error"])
+    ridge = record["ridge_sq_error"]
+    assert set(ridge) == {"model features", "input rates of xi(t)", "input rates of xi(t), xi(t-1)"}
+    assert all(len(v) == 4 and np.all(np.isfinite(v)) for v in ridge.values())
     assert "| 10 |" in capsys.readouterr().out
     with pytest.raises(SystemExit):
         mh.main(["--label", "x", "--games", "0"])
+    with pytest.raises(SystemExit):
+        mh.main(["--label", "x", "--games", "5", "--ridge-games", "6"])
