@@ -65,7 +65,7 @@ def main(argv=None):
     p.add_argument("--replicas", type=int, default=10, help="seeds as replicas of one simulation (default 10)")
     p.add_argument("--games", type=int, default=20, help="games timed per protocol (default 20)")
     p.add_argument("--full-games", type=int, default=2000, help="games of the full experiment (default 2000)")
-    p.add_argument("--measured", nargs="*", default=[], metavar="NAME=RUN_DIR",
+    p.add_argument("--measured", nargs="+", action="extend", default=[], metavar="NAME=RUN_DIR",
                    help="finished run folders whose recorded wall time to report")
     p.add_argument("--device", default="runtime", choices=["runtime", "cpp", "cuda"],
                    help="simulation.device (cpp: compiled once; the compilation is not timed)")

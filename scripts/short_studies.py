@@ -69,9 +69,9 @@ def _labelled(items):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--games", type=int, default=300, help="compare at this game (default 300)")
-    p.add_argument("--main", nargs="*", metavar="LABEL=RUN_DIR", help="reference runs (default: the lr 0.004 main runs)")
-    p.add_argument("--sweep", nargs="*", metavar="DIR", help="sweep folders (default: the 300-game studies in results/)")
-    p.add_argument("--run", nargs="*", default=[], metavar="LABEL=RUN_DIR", help="further single runs")
+    p.add_argument("--main", nargs="+", action="extend", metavar="LABEL=RUN_DIR", help="reference runs (default: the lr 0.004 main runs)")
+    p.add_argument("--sweep", nargs="+", action="extend", metavar="DIR", help="sweep folders (default: the 300-game studies in results/)")
+    p.add_argument("--run", nargs="+", action="extend", default=[], metavar="LABEL=RUN_DIR", help="further single runs")
     p.add_argument("--out", default=str(ROOT / "short_studies.md"), help="markdown file to write")
     args = p.parse_args(argv)
     games = args.games

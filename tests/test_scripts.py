@@ -47,6 +47,11 @@ def test_short_studies_compares_at_one_game_and_lists_unfinished_runs(tmp_path):
     np.testing.assert_allclose(ss.per_seed(main, 200), [-1.0, -0.9, -0.8, -0.7, -0.6])
     with pytest.raises(SystemExit, match="LABEL=RUN_DIR"):
         ss.main(["--main", str(main), "--out", str(out)])
+    # repeated flags add up (the last one used to win silently)
+    assert ss.main(["--games", "100", "--main", f"ref={main}", "--main", f"again={main}", "--sweep", str(sweep),
+                    "--sweep", str(sweep), "--out", str(out)]) == 0
+    text = out.read_text()
+    assert "| main runs | ref |" in text and "| main runs | again |" in text
 
 
 def test_dream_signal_tables_real_and_dream_returns_per_block(tmp_path):
