@@ -126,12 +126,16 @@ class WorldModel:
     def _reward_x(self, x):
         return x if self.reward_mask is None else x * self.reward_mask
 
-    def targets(self, states, next_states, rewards):
-        """``(dxi, r~)``: clipped state change and the updated low-pass reward."""
+    def state_change(self, states, next_states):
+        """The state target dxi: ``next_states - states``, components beyond ``delta_clip`` set to 0."""
         delta = np.asarray(next_states, float) - np.asarray(states, float)
         delta[np.abs(delta) > self.delta_clip] = 0.0
+        return delta
+
+    def targets(self, states, next_states, rewards):
+        """``(dxi, r~)``: clipped state change and the updated low-pass reward."""
         self.r_tilde = self.reward_decay * self.r_tilde + np.asarray(rewards, float)
-        return delta, self.r_tilde.copy()
+        return self.state_change(states, next_states), self.r_tilde.copy()
 
     def learn(self, counts, states, next_states, rewards, active=None):
         """Predict from ``counts``, compare with the real transition, take one Adam step.

@@ -50,28 +50,30 @@ RIDGE = 1e-2
 
 
 class TransitionRecorder:
-    """Wraps ``model.learn`` to keep what the readouts read and the state change of every
-    real transition (per replica), for the least-squares references of `ridge_errors`."""
+    """Wraps the model's ``learn`` and ``features`` to keep what the readouts read and the
+    state change of every real transition (per replica), for `ridge_errors`. While it is
+    installed, ``features`` runs only inside ``learn`` (training games call nothing else)."""
 
     def __init__(self, model):
-        self.model, self._learn = model, model.learn
+        self.model, self._learn, self._features = model, model.learn, model.features
         self.features, self.states, self.deltas, self.game = [], [], [], []
         self.current_game = 0
-        model.learn = self
+        model.learn, model.features = self, self._record_features
+
+    def _record_features(self, counts):
+        x = self._features(counts)
+        self.features.append(x.copy())
+        return x
 
     def __call__(self, counts, states, next_states, rewards, active=None):
-        out = self._learn(counts, states, next_states, rewards, active)
-        # features() has just run inside learn: rebuild them from the filter it left behind
-        x = self.model.filter.value.copy()
-        if self.model.readout_features == "filtered+frame":
-            x = np.concatenate([x, counts], axis=1)
-        delta = np.asarray(next_states, float) - np.asarray(states, float)
-        delta[np.abs(delta) > self.model.delta_clip] = 0.0
-        self.features.append(x)
         self.states.append(np.asarray(states, float).copy())
-        self.deltas.append(delta)
+        self.deltas.append(self.model.state_change(states, next_states))
         self.game.append(self.current_game)
-        return out
+        return self._learn(counts, states, next_states, rewards, active)
+
+    def remove(self):
+        """Give the model its own ``learn`` and ``features`` back."""
+        self.model.learn, self.model.features = self._learn, self._features
 
 
 def ridge_errors(recorder, encoder):
@@ -162,7 +164,7 @@ def measure(config, games, test_games, progress=True, ridge_games=0):
                     one_step.append(err)
             model.learning = False
             if recorder is not None:
-                model.learn = recorder._learn
+                recorder.remove()
             dream_err, hold_err = [], []
             for _ in tqdm(range(test_games), desc="dreams along real games", disable=not progress):
                 states, actions = play_random(real, rng, min(config.dream.length, steps))
