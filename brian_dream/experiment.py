@@ -443,10 +443,8 @@ def dream_vs_real(real, agent, dream_env, steps, warmup_history=False):
         actions.append(a)
     real.session.flush()
     agent.policy.accum[:] = 0  # nothing learned from this game
-    options = {"states": real_states[0]}
-    if warmup_history:
-        options["history"] = real.start_history
-    obs, _ = dream_env.reset(options=options)
+    history = real.start_history if warmup_history else None
+    obs, _ = dream_env.reset(options={"states": real_states[0], "history": history})
     dream_states, dream_rewards = [np.asarray(obs, float)], []
     for a in actions:
         obs, r, *_ = dream_env.step(a)

@@ -183,10 +183,7 @@ def dream(dream_env, agent, start_states, length, learn, reward_weight=1.0, base
     ``(states, actions)`` steps that led to ``start_states``) is what the model's warm-up
     frames replay, if given (see `~brian_dream.envs.dream.DreamVectorEnv`).
     """
-    options = {"states": start_states}
-    if history is not None:
-        options["history"] = history
-    dream_env.reset(options=options)
+    dream_env.reset(options={"states": start_states, "history": history})
     agent.policy.begin_episode(reset_trace=not keep_trace)
     stats = play_episode(dream_env, agent, length, reward_weight, baseline=baseline)
     with agent.watch("readout"):

@@ -118,7 +118,7 @@ def play_random(real, rng, steps):
 
 def dream_along(dream_env, start, actions, history=None):
     """The dream env's states ``[steps+1, R, n]`` for ``actions`` from ``start``."""
-    obs, _ = dream_env.reset(options={"states": start} if history is None else {"states": start, "history": history})
+    obs, _ = dream_env.reset(options={"states": start, "history": history})
     out = [np.asarray(obs, float)]
     for a in actions:
         obs, *_ = dream_env.step(a)

@@ -309,8 +309,7 @@ def test_dream_warm_up_can_replay_the_real_steps_before_the_start(dream_env):
     start = dream_env.start_states
 
     def first_prediction(history=None):
-        options = {"states": start} if history is None else {"states": start, "history": history}
-        dream_env.reset(options=options)
+        dream_env.reset(options={"states": start, "history": history})  # None: the start state held
         return dream_env.step(np.array([0]))[0]
 
     still = first_prediction()

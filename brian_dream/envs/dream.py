@@ -14,10 +14,10 @@ class DreamVectorEnv(gym.vector.VectorEnv):
     ``reset(options={"states": xi0})`` starts every replica's dream from a real state
     ``xi0`` (``[R, n_state]``; default: `start_states`), puts the model network back
     to its initial state and runs ``warmup_frames`` frames on ``(xi0, NOOP)`` so its
-    count filter holds the start state. With ``options["history"]``, a list of the real
-    ``(states, actions)`` steps that led to ``xi0`` (oldest first), the warm-up frames
-    replay the last ``warmup_frames`` of them instead, so the model's counts also hold
-    how the state was moving. ``step(actions)`` runs one model frame on the
+    count filter holds the start state. With ``options["history"]`` (None: as without), a
+    list of the real ``(states, actions)`` steps that led to ``xi0`` (oldest first), the
+    warm-up frames replay the last ``warmup_frames`` of them instead, so the model's counts
+    also hold how the state was moving. ``step(actions)`` runs one model frame on the
     current state and actions and returns ``xi + dxi_hat`` (clipped to the state
     range) and the predicted reward. Non-finite predictions are replaced by 0,
     counted in `report` and warned about; states pushed outside the range are clipped
