@@ -443,14 +443,9 @@ def dream_vs_real(real, agent, dream_env, steps, warmup_history=False):
         actions.append(a)
     real.session.flush()
     agent.policy.accum[:] = 0  # nothing learned from this game
-    history = real.start_history if warmup_history else None
-    obs, _ = dream_env.reset(options={"states": real_states[0], "history": history})
-    dream_states, dream_rewards = [np.asarray(obs, float)], []
-    for a in actions:
-        obs, r, *_ = dream_env.step(a)
-        dream_states.append(np.asarray(obs, float))
-        dream_rewards.append(r)
+    dream_states, dream_rewards = dream_env.replay(real_states[0], actions,
+                                                  real.start_history if warmup_history else None)
     dream_env.model.learning = learning
-    return {"real_states": np.array(real_states), "dream_states": np.array(dream_states),
-            "real_rewards": np.array(real_rewards), "dream_rewards": np.array(dream_rewards),
+    return {"real_states": np.array(real_states), "dream_states": dream_states,
+            "real_rewards": np.array(real_rewards), "dream_rewards": dream_rewards,
             "actions": np.array(actions)}

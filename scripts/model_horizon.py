@@ -116,16 +116,6 @@ def play_random(real, rng, steps):
     return np.array(states), np.array(actions)
 
 
-def dream_along(dream_env, start, actions, history=None):
-    """The dream env's states ``[steps+1, R, n]`` for ``actions`` from ``start``."""
-    obs, _ = dream_env.reset(options={"states": start, "history": history})
-    out = [np.asarray(obs, float)]
-    for a in actions:
-        obs, *_ = dream_env.step(a)
-        out.append(np.asarray(obs, float))
-    return np.array(out)
-
-
 def measure(config, games, test_games, progress=True, ridge_games=0):
     """Train ``config``'s world model on random-action games and measure its dreams.
 
@@ -168,8 +158,8 @@ def measure(config, games, test_games, progress=True, ridge_games=0):
             dream_err, hold_err = [], []
             for _ in tqdm(range(test_games), desc="dreams along real games", disable=not progress):
                 states, actions = play_random(real, rng, min(config.dream.length, steps))
-                dreamt = dream_along(dream_env, states[0], actions,
-                                     real.start_history if config.dream.warmup_history else None)
+                dreamt, _ = dream_env.replay(states[0], actions,
+                                             real.start_history if config.dream.warmup_history else None)
                 dream_err.append(np.abs(dreamt - states).mean(axis=1))
                 hold_err.append(np.abs(states[:1] - states).mean(axis=1))
     finally:

@@ -148,6 +148,17 @@ def test_dream_env_passes_gymnasium_checker(dream_env):
         check_env(DreamEnv(dream_env), skip_render_check=True)
 
 
+def test_replay_is_a_dream_along_given_actions(dream_env):
+    start, actions = dream_env.start_states, np.array([[1], [2], [0], [1]])
+    states, rewards = dream_env.replay(start, actions)
+    assert states.shape == (5, 1, 4) and rewards.shape == (4, 1)
+    dream_env.reset(options={"states": start})
+    stepped = [dream_env.step(a)[:2] for a in actions]
+    np.testing.assert_array_equal(states[0], start)
+    np.testing.assert_array_equal(states[1:], [s for s, _ in stepped])
+    np.testing.assert_array_equal(rewards, [r for _, r in stepped])
+
+
 def test_dream_env_bad_input(dream_env):
     fresh = DreamVectorEnv(dream_env.model, dream_env.session)
     with pytest.raises(RuntimeError, match="reset"):

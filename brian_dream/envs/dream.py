@@ -94,6 +94,20 @@ class DreamVectorEnv(gym.vector.VectorEnv):
             out.append((past_states, past_actions.astype(int)))
         return out
 
+    def replay(self, start_states, actions, history=None):
+        """A dream from ``start_states`` along given ``actions`` (``[steps, R]``).
+
+        ``history`` as in `reset`. Returns the dreamt states ``[steps + 1, R, n_state]``
+        (the start first) and the predicted rewards ``[steps, R]``.
+        """
+        obs, _ = self.reset(options={"states": start_states, "history": history})
+        states, rewards = [np.asarray(obs, float)], []
+        for a in actions:
+            obs, r, *_ = self.step(a)
+            states.append(np.asarray(obs, float))
+            rewards.append(r)
+        return np.array(states), np.array(rewards)
+
     def step(self, actions):
         if self.states is None:
             raise RuntimeError("dream env: call reset() before step()")
