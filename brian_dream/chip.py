@@ -77,7 +77,8 @@ def board_time(config):
     step_s = INPUT_UPDATE_S + frame_s
     env, dr = config.env, config.dream
     networks = 2 if config.uses_world_model() else 1
-    steps = (env.noop_steps + env.play_steps) * networks
+    noop_networks = networks if config.world_model.learn_on_noops else 1
+    steps = env.noop_steps * noop_networks + env.play_steps * networks
     if config.experiment.protocol == "dream" and dr.oracle:
         steps += dr.per_game * (env.noop_steps + dr.length)
     elif config.experiment.protocol == "dream":

@@ -288,14 +288,27 @@ def _cmd_neuron(args):
     for key, spec in model.parameters.items():
         print(f"  {key:{width}s} = {params[key]!s:>14}   {spec.doc}")
     if model.name == "dpi":
-        from .biases import biases_from_params
+        from .biases import CONVERSION_CONSTANTS, UNMODELLED_BIASES, biases_from_params, get_bias_model
 
         given = data.get("biases") or {}
-        print("DYNAP-SE1 biases (nominal bias-generator currents; * = set in the file, others derived):")
-        for name, row in biases_from_params(params).items():
+        bias_model = get_bias_model(data.get("bias_model"))
+        print(f"DYNAP-SE1 biases, bias model {bias_model.name!r}: {bias_model.doc}")
+        print("  (* = set in the file, others derived from the parameters; current = the bias generator's "
+              "under this model)")
+        for name, row in biases_from_params(params, bias_model, given=given).items():
             mark = "*" if name in given else " "
-            print(f"  {mark}{name:18s} ({row['coarse']}, {row['fine']:3d}) = {row['current']!s:>14}"
+            factor = f" x{row['factor']:g}" if row["factor"] != 1 else ""
+            floor = f" -> {row['effective']!s} (I0 floor)" if row["floored"] else ""
+            print(f"  {mark}{name:18s} ({row['coarse']}, {row['fine']:3d}) = {row['current']!s:>14}{factor}{floor}"
                   f"   sets {row['parameter']}")
+        scaled = [n for n in bias_model.scale if bias_model.factor(n) != 1]
+        for n in scaled:
+            print(f"  scale of {n}: {bias_model.source(n)}")
+        print(f"  scale of {'every other bias' if scaled else 'every bias'}: 1, {bias_model.unscaled}")
+        print(f"  not simulated: {', '.join(UNMODELLED_BIASES)}")
+        print("conversion constants:")
+        for symbol, value, source in CONVERSION_CONSTANTS:
+            print(f"  {symbol:30s} {value:40s} {source}")
 
 
 def _run_dir(text):

@@ -131,6 +131,11 @@ class SubstrateConfig:
     """Largest number of parallel CAM entries for one input (the weight knob)."""
     mismatch: float = 0.0
     """Device mismatch: relative SD of every neuron's circuit parameters and synapse weights (0.2 = 20 %)."""
+    wiring_seed: int | None = None
+    """None: every replica's chip (connectivity and mismatch, of the agent's and the model's
+    network) is drawn from its own seed. A seed: one chip for all replicas, as the board ran
+    its 10 repetitions of a condition on one unseeded wiring; seeds then vary only the
+    readouts, the action sampling and the games."""
 
 
 @dataclass
@@ -146,6 +151,13 @@ class SimulationConfig:
     """Integration time step."""
     frame_duration: str = "10 ms"
     """Simulated time per environment step (the chip's 10 ms wait)."""
+    count_window: str = "frame"
+    """What a network's spike counts cover. ``frame``: its own frame; a world model runs
+    beside the agent in the same frames (two cores at once). ``since_last_read``: as the
+    board reads its chip, every event since that network's last read; the world model
+    then runs in a frame of its own after each agent step, and the agent's and the model's
+    generators show the same state (the board drives both from the same 40 generators), so
+    the agent's counts also hold the model's last frame and vice versa."""
 
 
 @dataclass
@@ -169,6 +181,10 @@ class AgentConfig:
     adam_eps: float = 1e-5
     start_learning_game: int = 50
     """Policy learning is gated off for games before this one (0-based count)."""
+    adam_while_gated: bool = False
+    """True: Adam steps after every game and dream from the first, with a zero gradient while
+    learning is gated off (the board's code), so its step count has advanced when learning
+    starts; False: no steps until then."""
     entropy_bonus: float = 0.0
     """Weight beta of the policy entropy in the objective, sum_t (R_t log pi_t + beta H_t);
     0 as in both papers (which compute the entropy gradient and multiply it by 0)."""
@@ -216,6 +232,13 @@ class WorldModelConfig:
     the predicted state)."""
     freeze_after_games: int = 0
     """Stop world-model learning after this many games (0 = never); an ablation of Capone et al."""
+    action_inputs: bool = True
+    """True: the action generators are ordinary inputs of the model's fan-in draw (the model
+    sees the action). False: they are driven but connected to nothing, as in the board's
+    code, so dreams do not depend on the actions taken."""
+    learn_on_noops: bool = True
+    """True: the model also runs and learns on the NOOP steps after each reset (as Capone &
+    Paolucci's code); False: on the agent's steps only (the board's code)."""
 
 
 @dataclass
@@ -247,6 +270,11 @@ class DreamConfig:
     keep_trace: bool = True
     """Keep the policy's eligibility trace from the real game into its dreams (as both
     papers' code); False clears it, so dream rewards are credited to dream actions only."""
+    clip_states: bool = True
+    """Clip dreamt states to the state range (0-255 for RAM); the board's code does not."""
+    reset_network: bool = True
+    """Put the model network back to its initial state before each dream; the board's code
+    does not (its chip runs on)."""
     oracle: bool = False
     """Protocol dream only, a control: play each "dream" in the real game instead of the
     world model (reset, NOOPs, ``length`` steps, real point rewards), i.e. dreaming with
@@ -265,6 +293,7 @@ _SECTIONS = {
 }
 
 _PROTOCOLS = ("awake", "dream", "plan")
+_COUNT_WINDOWS = ("frame", "since_last_read")
 
 
 def _suggest(name, choices):
@@ -420,7 +449,17 @@ class Config:
                               f"{', '.join(map(repr, WORLD_MODEL_FEATURES))}")
         if wm.reward_readout not in ("all", "state_driven"):
             raise ConfigError(f"world_model.reward_readout: {wm.reward_readout!r} is not one of 'all', 'state_driven'")
-        _check_chip_network("world_model", wm, self.n_inputs() + self.n_actions())
+        _check_chip_network("world_model", wm, self.n_inputs() + (self.n_actions() if wm.action_inputs else 0))
+        w = sub.wiring_seed
+        if w is not None and (not isinstance(w, int) or isinstance(w, bool) or w < 0):
+            raise ConfigError(f"substrate.wiring_seed: must be a non-negative integer or null (each replica its own "
+                              f"wiring), got {w!r}")
+        if sim.count_window not in _COUNT_WINDOWS:
+            raise ConfigError(f"simulation.count_window: {sim.count_window!r} is not one of "
+                              f"{', '.join(map(repr, _COUNT_WINDOWS))}")
+        if sim.count_window == "since_last_read" and e.protocol == "plan":
+            raise ConfigError("simulation.count_window: 'since_last_read' is not supported with protocol 'plan' "
+                              "(a rollout's counts would leak into the real game's); use 'frame'")
         if self.uses_world_model():
             self.model_neuron_and_params()
         self.chip_mapping()
@@ -584,7 +623,11 @@ def _check_time_constants(where, model, params, synapse_type, dt, dt_text):
 
 
 def _resolve_neuron(set_name, override_layers, where, bias_layers=()):
-    """Neuron model and parameters: the set's values, then overrides, then DYNAP-SE1 biases."""
+    """Neuron model and parameters: the set's values, then overrides, then DYNAP-SE1 biases.
+
+    Biases (the set's, then ``bias_layers``) are converted with the set's ``bias_model``
+    (``nominal`` when it names none; see `brian_dream.biases.BIAS_MODELS`).
+    """
     base = load_neuron_set(set_name)
     model = get_neuron_model(base["model"])
     values = dict(base["parameters"])
@@ -608,10 +651,14 @@ def _resolve_neuron(set_name, override_layers, where, bias_layers=()):
         if model.name != "dpi":
             raise ConfigError(f"{where}.neuron_biases: DYNAP-SE1 biases apply to the 'dpi' neuron model only, "
                               f"not {model.name!r}")
-        from .biases import params_from_biases
+        from .biases import get_bias_model, params_from_biases
 
-        params = params_from_biases(params, biases, f"{where}.neuron_biases")
-        model.resolve(params, f"{where}.neuron ({set_name}, after biases)")
+        try:
+            bias_model = get_bias_model(base.get("bias_model"))
+        except ConfigError as err:
+            raise ConfigError(f"{where}.neuron ({set_name}): {err}") from None
+        params = params_from_biases(params, biases, f"{where}.neuron_biases", model=bias_model)
+        model.resolve(params, f"{where}.neuron ({set_name}, after biases with bias model {bias_model.name!r})")
     return model, params
 
 
@@ -722,16 +769,26 @@ def load_neuron_set(name, _chain=()):
         known = available_neuron_sets()
         raise ConfigError(f"substrate.neuron: unknown neuron set {name!r}{_suggest(name, known)}; available: {', '.join(known)}")
     data = _read_yaml(path, f"models/neurons/{name}.yaml")
-    extra = set(data) - {"model", "parameters", "biases", "extends"}
+    extra = set(data) - {"model", "parameters", "biases", "bias_model", "extends"}
     if extra or "model" not in data or ("parameters" not in data and "extends" not in data):
         raise ConfigError(f"models/neurons/{name}.yaml: keys are 'model', 'parameters' (or 'extends: <set>') "
-                          "and optionally 'biases'")
+                          "and optionally 'biases' and 'bias_model'")
+    if "bias_model" in data:
+        # how the set's coarse/fine biases become currents (brian_dream.biases.BIAS_MODELS)
+        from .biases import BIAS_MODELS
+
+        if not isinstance(data["bias_model"], str) or data["bias_model"] not in BIAS_MODELS:
+            raise ConfigError(f"models/neurons/{name}.yaml: bias_model {data['bias_model']!r} is unknown; "
+                              f"known: {', '.join(BIAS_MODELS)}")
     if "extends" in data:
         parent = load_neuron_set(data["extends"], (*_chain, name))
         if parent["model"] != data["model"]:
             raise ConfigError(f"models/neurons/{name}.yaml: extends {data['extends']!r} of another model")
-        data = {"model": data["model"], "parameters": {**parent["parameters"], **(data.get("parameters") or {})},
-                "biases": {**(parent.get("biases") or {}), **(data.get("biases") or {})}}
+        merged = {"model": data["model"], "parameters": {**parent["parameters"], **(data.get("parameters") or {})},
+                  "biases": {**(parent.get("biases") or {}), **(data.get("biases") or {})}}
+        if "bias_model" in data or "bias_model" in parent:
+            merged["bias_model"] = data.get("bias_model", parent.get("bias_model"))
+        data = merged
     return data
 
 

@@ -117,16 +117,19 @@ class FrameDriver:
 
         return self.run(controller())
 
-    def open(self, observer=None):
+    def open(self, observer=None, accumulate=False):
         """Start a synchronous `FrameSession` (use as a context manager).
 
         ``observer(request, counts)``, if given, sees every frame's request and counts
-        (e.g. a `brian_dream.energy.EventCounter`).
+        (e.g. a `brian_dream.energy.EventCounter`). ``accumulate``: counts are read
+        as every event since the substrate's last read (see `FrameSession`).
         """
-        return FrameSession(self, observer)
+        return FrameSession(self, observer, accumulate)
 
 
 _STOP = object()
+#: Checkpoint key prefix of the counts a session holds for a substrate's next read.
+_PENDING = "session.unread_counts."
 #: Request key listing substrates to reset to their initial state before a frame.
 RESET = "__reset__"
 
@@ -138,9 +141,15 @@ class FrameSession:
     next request, so the caller's code reads top to bottom and the simulation still
     runs as one continuous ``run()``. Only one thread works at a time; a hand-over
     costs about 30 µs.
+
+    With ``accumulate`` a step returns, for the substrates it reads, their counts summed
+    over every frame since they were last read, and the other substrates' counts wait
+    for their next read. This is how the neuromorphic-dreaming board reads its chip
+    (``get_latest_spike_rates`` adds every event since the last read): when the agent's
+    and the model's cores take turns, each one's counts also hold the other's window.
     """
 
-    def __init__(self, driver, observer=None):
+    def __init__(self, driver, observer=None, accumulate=False):
         import queue
         import threading
 
@@ -151,6 +160,8 @@ class FrameSession:
         self._closed = False
         self._deferred = {}
         self._resets = set()
+        self.accumulate = bool(accumulate)
+        self._pending = {}  # accumulate: counts since each substrate's last read
         self._thread = threading.Thread(target=self._work, name="brian_dream-frames", daemon=True)
         self._thread.start()
 
@@ -170,12 +181,16 @@ class FrameSession:
         else:
             self._replies.put(_STOP)
 
-    def step(self, request):
+    def step(self, request, read=None):
         """Simulate one frame with ``request`` rates; return ``{name: counts[R, N]}``.
 
         Deferred requests (see `defer`) ride along in the same frame, and their
-        callbacks get their substrate's counts before this call returns.
+        callbacks get their substrate's counts before this call returns. With
+        ``accumulate``, only the substrates in ``read`` (default: those with rates in
+        ``request``) are read, each with its counts since its last read.
         """
+        if read is None:
+            read = [n for n in request if n != RESET]
         if self._closed:
             raise RuntimeError("this frame session is closed")
         request = dict(request)
@@ -199,6 +214,10 @@ class FrameSession:
             raise RuntimeError("the simulation ended unexpectedly")
         if self.observer is not None:
             self.observer(request, reply)
+        if self.accumulate:
+            for n, counts in reply.items():
+                self._pending[n] = self._pending[n] + counts if n in self._pending else counts.copy()
+            reply = {n: self._pending.pop(n) for n in list(read) + [c[0] for c in callbacks] if n in self._pending}
         for n, callback in callbacks:
             callback(reply[n])
         return reply
@@ -220,13 +239,16 @@ class FrameSession:
             self.step({})
 
     def get_state(self):
-        """State of every substrate and the simulated time, between frames (for checkpoints)."""
+        """State of every substrate, the simulated time and unread counts, between frames (for checkpoints)."""
         self.flush()
-        return self.driver.get_state()
+        state = self.driver.get_state()
+        state.update({f"{_PENDING}{n}": c for n, c in self._pending.items()})
+        return state
 
     def set_state(self, state):
         """Restore `get_state`'s result (before the first or between frames)."""
-        self.driver.set_state(state)
+        self._pending = {k[len(_PENDING):]: np.array(v) for k, v in state.items() if k.startswith(_PENDING)}
+        self.driver.set_state({k: v for k, v in state.items() if not k.startswith(_PENDING)})
 
     def reset_state(self, name):
         """Put substrate ``name`` back to its initial state before the next frame."""

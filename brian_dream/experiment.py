@@ -84,6 +84,12 @@ def _replica_params(config, which):
     return model, [resolve(c)[1] for c in replicas], [getattr(c, which).mismatch for c in replicas]
 
 
+def _wiring_seeds(config):
+    """One chip per replica (None: the replicas' own seeds) or the same chip for all (``substrate.wiring_seed``)."""
+    w = config.substrate.wiring_seed
+    return None if w is None else [w] * len(config.experiment.seeds)
+
+
 def build_agent_substrate(config, name="agent"):
     """The agent's `~brian_dream.substrate.Substrate` for all replicas of ``config``."""
     model, params, mismatch = _replica_params(config, "substrate")
@@ -91,7 +97,7 @@ def build_agent_substrate(config, name="agent"):
     return Substrate(
         name, model, params, config.experiment.seeds, config.n_inputs(), sub.n_hidden, config.synapse_type(),
         fan_in=sub.fan_in, max_multiplicity=sub.max_multiplicity, spike_trains=config.encoder.spike_trains,
-        dt=parse_quantity(config.simulation.dt, ms), mismatch=mismatch,
+        dt=parse_quantity(config.simulation.dt, ms), mismatch=mismatch, wiring_seeds=_wiring_seeds(config),
     )
 
 
@@ -111,7 +117,9 @@ def build_world_model(config, encoder, name="model"):
     substrate = Substrate(
         name, neuron, params, config.experiment.seeds, model.n_inputs, wm.n_hidden, synapse_type,
         fan_in=wm.fan_in, max_multiplicity=wm.max_multiplicity, spike_trains=config.encoder.spike_trains,
-        dt=parse_quantity(config.simulation.dt, ms), mismatch=mismatch,
+        dt=parse_quantity(config.simulation.dt, ms), mismatch=mismatch, wiring_seeds=_wiring_seeds(config),
+        # action-blind (the board's code): the action generators are driven but wired to nothing
+        n_wired_inputs=None if wm.action_inputs else encoder.n_outputs,
     )
     if wm.reward_readout == "state_driven":
         model.use_reward_inputs(model.state_driven_mask(substrate))
@@ -215,7 +223,9 @@ def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True, 
     policy = PolicyReadout(
         seeds, config.substrate.n_hidden, config.n_actions(), learning_rate=config.per_replica("agent.learning_rate"),
         gamma=ag.gamma, input_scale=ag.input_scale, logit_clip=ag.logit_clip, init_std=ag.init_std,
-        readout_decay=ag.readout_decay, entropy_bonus=config.per_replica("agent.entropy_bonus"), adam={"beta1": ag.adam_beta1, "beta2": ag.adam_beta2, "eps": ag.adam_eps},
+        readout_decay=ag.readout_decay, entropy_bonus=config.per_replica("agent.entropy_bonus"),
+        adam={"beta1": ag.adam_beta1, "beta2": ag.adam_beta2, "eps": ag.adam_eps},
+        step_while_gated=ag.adam_while_gated,
     )
     model_based = exp.protocol in ("dream", "plan")
     baseline = RewardBaseline(len(seeds), dr.baseline_decay) if model_based and dr.reward_baseline else None
@@ -251,6 +261,9 @@ def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True, 
     first_game = int(checkpoint_state["game"]) + 1 if checkpoint_state is not None else 0
     events_from_game = first_game
 
+    # the time the agent's counts cover: with the board's reads and a world model taking
+    # turns with the agent, its own frame and the model's (rate_hz stays a rate)
+    count_s = frame_s * (2 if sim.count_window == "since_last_read" and model is not None else 1)
     watch = Stopwatch()
     bar = tqdm(total=exp.games, initial=first_game, desc=f"{exp.name} R={len(seeds)}", unit="game",
                disable=not progress, dynamic_ncols=True)
@@ -260,7 +273,7 @@ def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True, 
         for r, seed in enumerate(seeds):
             row = {"game": game, "replica": r, "seed": seed, "phase": phase, "learning": learn,
                    "return": float(stats["return"][r]), "entropy": float(stats["entropy"][r]),
-                   "rate_hz": float(stats["spikes_per_frame"][r] / frame_s), "steps": float(stats["steps"][r])}
+                   "rate_hz": float(stats["spikes_per_frame"][r] / count_s), "steps": float(stats["steps"][r])}
             if errors and errors.get("state_sq_error") is not None:
                 row["model_state_mse"] = float(errors["state_sq_error"][r])
                 row["model_reward_mse"] = float(errors["reward_sq_error"][r])
@@ -286,10 +299,18 @@ def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True, 
 
     comparison = None
     try:
-        with driver.open(events) as session:
-            agent = SpikingAgent(session, "agent", encoder, policy, watch)
-            real = RealGames(games, config.env.noop_steps, session, model, watch=watch)
-            dream_env = DreamVectorEnv(model, session, warmup_frames=dr.warmup_frames) if model else None
+        board_reads = sim.count_window == "since_last_read"
+        with driver.open(events, accumulate=board_reads) as session:
+            # reading counts "since the last read" is the board's chip, whose agent and model
+            # cores take turns on shared generators: the model's then show the agent's states too
+            shared = ((lambda states: {"model": model.rates(states, model.last_actions)})
+                      if board_reads and model is not None else None)
+            agent = SpikingAgent(session, "agent", encoder, policy, watch, shared_inputs=shared)
+            real = RealGames(games, config.env.noop_steps, session, model, watch=watch,
+                             model_frames="sequential" if board_reads else "parallel",
+                             learn_on_noops=config.world_model.learn_on_noops)
+            dream_env = (DreamVectorEnv(model, session, warmup_frames=dr.warmup_frames, clip_states=dr.clip_states,
+                                        reset_network=dr.reset_network) if model else None)
             if checkpoint_state is not None:
                 c = checkpoint_state
                 session.set_state(c)
@@ -328,7 +349,7 @@ def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True, 
                 del recent[: -exp.curve_window]
                 bar.update(1)
                 bar.set_postfix(ret=f"{np.mean(recent):+.2f}", H=f"{stats['entropy'].mean():.2f}",
-                                rate=f"{stats['spikes_per_frame'].mean() / frame_s:.1f}Hz")
+                                rate=f"{stats['spikes_per_frame'].mean() / count_s:.1f}Hz")
                 if (game + 1) % exp.checkpoint_every == 0 or game + 1 == exp.games:
                     checkpoint(game)
             event_totals = events.totals()  # the dream-vs-real figure's frames are not part of the run

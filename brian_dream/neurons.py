@@ -247,12 +247,17 @@ class DPINeuron(NeuronModel):
         I_a   = I_again / (1 + exp(-(I_mem - I_ath)/I_anorm))        positive feedback
         I_in  = I_ampa + I_nmda - I_gaba_b + I_dc,   I_shunt = I_gaba_a
         spike when I_mem > I_spkthr:  I_mem = I_reset,  I_ahp += w_ahp,  refractory t_ref
-        I_mem is floored at I0 (a subthreshold transistor current cannot fall below its dark current)
+        I_mem and I_ahp are floored at I0 (a subthreshold transistor current cannot fall below its dark current)
 
-    Adaptation (after-hyperpolarisation) and the four synapse circuits are DPIs
-    in their linear regime (Bartolozzi & Indiveri 2007, Neural Comput. 19:2581):
-    a first-order low-pass filter charged by a pulse of width ``t_pulse`` per event
-    (the exact solution used by rockpool's ``DynapSim``)::
+    Adaptation (after-hyperpolarisation) is a DPI in its linear regime whose current
+    decays toward zero above the I0 floor, as in Chicca et al. 2014 and teili::
+
+        dI_ahp/dt = -I_ahp / tau_ahp,   tau_ahp = C_ahp U_T / (kappa I_tau_ahp)
+        per spike:  I_ahp += w_ahp,     w_ahp = gain_ahp I_w_ahp (1 - exp(-t_pulse / tau_ahp))
+
+    The four synapse circuits are DPIs in their linear regime (Bartolozzi & Indiveri
+    2007, Neural Comput. 19:2581): a first-order low-pass filter charged by a pulse of
+    width ``t_pulse`` per event (the exact solution used by rockpool's ``DynapSim``)::
 
         dI_x/dt = -(I_x - I0) / tau_x,     tau_x = C_x U_T / (kappa I_tau_x)
         per event:  I_x += multiplicity * w_x,   w_x = gain_x I_w_x (1 - exp(-t_pulse / tau_x))
@@ -294,7 +299,7 @@ class DPINeuron(NeuronModel):
             "I_a = I_again/(1 + exp(-(I_mem - I_ath)/I_anorm)) : amp",
             f"I_in = {i_in} : amp",
             f"I_shunt = {i_shunt} : amp",
-            "dI_ahp/dt = -(I_ahp - I0)/tau_ahp : amp",
+            "dI_ahp/dt = -I_ahp/tau_ahp : amp",
         ]
         lines += [f"dI_{s}/dt = -(I_{s} - I0)/tau_{s} : amp" for s in used]
         consts = ["I0", "I_tau_mem", "I_th_mem", "I_spkthr", "I_reset", "I_dc", "I_again", "I_ath", "I_anorm", "w_ahp"]
@@ -352,8 +357,8 @@ class DPINeuron(NeuronModel):
         return init
 
     def floor_statement(self):
-        """Statement run every step after integration: keeps I_mem at or above I0."""
-        return "I_mem = clip(I_mem, I0, inf*amp)"
+        """Statement run every step after integration: keeps I_mem and I_ahp at or above I0."""
+        return "I_mem = clip(I_mem, I0, inf*amp); I_ahp = clip(I_ahp, I0, inf*amp)"
 
     def on_pre(self, synapse_type):
         self.check_synapse_type(synapse_type)

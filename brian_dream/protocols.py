@@ -39,18 +39,25 @@ class SpikingAgent:
     encoder : callable
         States to input rates.
     policy : `~brian_dream.readout.PolicyReadout`
+    shared_inputs : callable, optional
+        ``states -> {substrate: rates}``: other substrates whose generators show the
+        same states during the agent's frame (the board drives its agent and model
+        cores from the same 40 generators); their counts are not read here.
     """
 
-    def __init__(self, session, name, encoder, policy, watch=None):
+    def __init__(self, session, name, encoder, policy, watch=None, shared_inputs=None):
         self.session, self.name, self.encoder, self.policy = session, name, encoder, policy
         self.watch = watch or Stopwatch()
+        self.shared_inputs = shared_inputs
         self.last_counts = None
 
     def act(self, states, active=None):
         """Run one agent frame on ``states`` and sample actions; returns ``(actions, probs)``."""
         with self.watch("readout"):
-            rates = self.encoder(states)
-        counts = self.session.step({self.name: rates})[self.name]
+            request = {self.name: self.encoder(states)}
+            if self.shared_inputs is not None:
+                request.update(self.shared_inputs(states))
+        counts = self.session.step(request, read=(self.name,))[self.name]
         with self.watch("readout"):
             self.last_counts = counts
             return self.policy.act(counts, active)
@@ -60,15 +67,22 @@ class RealGames:
     """The real games as the agent loop sees them, with the world model learning alongside.
 
     ``reset`` starts a game in every replica: reset, then ``noop_steps`` NOOPs. With a
-    world model, every real transition (NOOPs included) is also a model frame on the
-    state and action taken, deferred so that it runs in the same frame as the agent's
-    next step (two cores of one chip); the model learns from the real next state and
-    reward when that frame's counts arrive.
+    world model, every real transition (the NOOPs too, unless ``learn_on_noops`` is
+    False) is also a model frame on the state and action taken, and the model learns
+    from the real next state and reward when that frame's counts arrive. With
+    ``model_frames="parallel"`` that frame is deferred so that it runs in the same frame
+    as the agent's next step (two cores of one chip at once); with ``"sequential"`` it
+    runs right after the agent's frame, as the board takes the agent's and the model's
+    cores in turn.
     """
 
-    def __init__(self, games, noop_steps, session=None, model=None, model_name="model", watch=None):
+    def __init__(self, games, noop_steps, session=None, model=None, model_name="model", watch=None,
+                 model_frames="parallel", learn_on_noops=True):
+        if model_frames not in ("parallel", "sequential"):
+            raise ValueError(f"model_frames must be 'parallel' or 'sequential', got {model_frames!r}")
         self.games, self.noop_steps = games, noop_steps
         self.session, self.model, self.model_name = session, model, model_name
+        self.model_frames, self.learn_on_noops = model_frames, bool(learn_on_noops)
         self.watch = watch or Stopwatch()
         self.start_states = None
         self.start_history = []  # (states, actions) of the NOOP steps that led to start_states
@@ -91,20 +105,26 @@ class RealGames:
         self.start_history = []
         for _ in range(self.noop_steps):
             self.start_history.append((states.copy(), noop))
-            states, _ = self.step(noop)
+            states, _ = self.step(noop, model_frame=self.learn_on_noops)
         if self.session is not None:
             self.session.flush()
         self.start_states = states.copy()
         return states
 
-    def step(self, actions):
+    def step(self, actions, model_frame=True):
+        """One real step in every replica; with a world model (and ``model_frame``), its frame on it."""
         before = self.games.states
         active = ~self.games.done
         with self.watch("env"):
             states, rewards = self.games.step(actions)
-        if self.model is not None:
-            self.session.defer(self.model_name, self.model.rates(before, actions),
-                               lambda counts: self._learn(counts, before, states, rewards, active))
+        if self.model is not None and model_frame:
+            rates = self.model.rates(before, actions)
+            if self.model_frames == "sequential":
+                counts = self.session.step({self.model_name: rates})[self.model_name]
+                self._learn(counts, before, states, rewards, active)
+            else:
+                self.session.defer(self.model_name, rates,
+                                   lambda counts: self._learn(counts, before, states, rewards, active))
         return states, rewards
 
     def _learn(self, counts, before, after, rewards, active):

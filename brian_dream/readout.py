@@ -105,11 +105,16 @@ class PolicyReadout:
     gamma, input_scale, logit_clip, init_std : float
     adam : dict
         ``beta1``, ``beta2``, ``eps``.
+    step_while_gated : bool
+        Take Adam's step at the end of every episode, with a zero gradient while
+        learning is gated off (the board's code), so Adam's step count and moment
+        decay have advanced when learning starts; False skips those steps.
     """
 
     def __init__(self, seeds, n_hidden, n_actions, learning_rate=0.004, gamma=0.998, input_scale=5.0,
                  logit_clip=50.0, init_std=0.1, readout_decay=0.6065306597126334, entropy_bonus=0.0, adam=None,
-                 name="agent"):
+                 name="agent", step_while_gated=False):
+        self.step_while_gated = bool(step_while_gated)
         self.seeds = list(seeds)
         R = len(self.seeds)
         self.n_actions = n_actions
@@ -178,10 +183,13 @@ class PolicyReadout:
     def update(self, learn=True):
         """End of an episode: one Adam ascent step on the accumulated gradient, then clear it.
 
-        With ``learn`` False (learning still gated off) the gradient is discarded.
+        With ``learn`` False (learning still gated off) the gradient is discarded, and
+        Adam takes a zero-gradient step only if ``step_while_gated``.
         """
         if learn:
             self.optimizer.step(self.W, self.accum)
+        elif self.step_while_gated:
+            self.optimizer.step(self.W, np.zeros_like(self.accum))
         self.accum[:] = 0
 
     def state(self):

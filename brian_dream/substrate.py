@@ -48,14 +48,25 @@ class Substrate:
         Relative standard deviation of device mismatch (one level, or one per
         replica): every neuron's circuit parameters (`NeuronModel.mismatch_parameters`)
         and every synapse's weight deviate independently, drawn from the replica's
-        own seed.
+        wiring seed.
+    wiring_seeds : list of int, optional
+        One per replica: seeds the chip itself, its connectivity and its mismatch
+        (default: ``seeds``). Equal wiring seeds give replicas the same network, as
+        when one board runs several repetitions.
+    n_wired_inputs : int, optional
+        Only inputs ``0 .. n_wired_inputs-1`` are drawn in the fan-in; the others are
+        driven but connected to nothing (default: all inputs are wired).
     """
 
     def __init__(self, name, model, params, seeds, n_inputs, n_hidden, synapse_type, fan_in=8,
-                 max_multiplicity=4, spike_trains="regular", dt=None, mismatch=0.0):
+                 max_multiplicity=4, spike_trains="regular", dt=None, mismatch=0.0, wiring_seeds=None,
+                 n_wired_inputs=None):
         self.name = name
         self.model = model
         self.seeds = [int(s) for s in seeds]
+        self.wiring_seeds = self.seeds if wiring_seeds is None else [int(s) for s in wiring_seeds]
+        if len(self.wiring_seeds) != len(self.seeds):
+            raise ConfigError(f"{name}: got {len(self.wiring_seeds)} wiring seeds for {len(self.seeds)} replicas")
         self.n_replicas = R = len(self.seeds)
         self.n_inputs = int(n_inputs)
         self.n_hidden = int(n_hidden)
@@ -69,7 +80,7 @@ class Substrate:
             raise ConfigError(f"{name}: got {levels.size} mismatch levels for {R} replicas")
         self.mismatch = np.broadcast_to(levels, (R,)).copy()
         per_replica = [model.with_mismatch(p, float(m), replica_rng(s, f"{name}.mismatch"), self.n_hidden)
-                       for p, m, s in zip(per_replica, self.mismatch, self.seeds)]
+                       for p, m, s in zip(per_replica, self.mismatch, self.wiring_seeds)]
         constants = [model.derive(p, [synapse_type]) for p in per_replica]
         from brian2.devices.device import RuntimeDevice, get_device
 
@@ -118,9 +129,13 @@ class Substrate:
         self._floor = (self.hidden.run_regularly(floor(), when="after_groups", name=f"{name}_floor{unique}")
                        if floor else None)
 
+        self.n_wired_inputs = self.n_inputs if n_wired_inputs is None else int(n_wired_inputs)
+        if not 0 < self.n_wired_inputs <= self.n_inputs:
+            raise ConfigError(f"{name}: n_wired_inputs must be in 1..{self.n_inputs}, got {n_wired_inputs!r}")
         blocks = [
-            chip_fan_in(self.n_inputs, self.n_hidden, fan_in, max_multiplicity, replica_rng(s, f"{name}.connectivity"))
-            for s in self.seeds
+            chip_fan_in(self.n_wired_inputs, self.n_hidden, fan_in, max_multiplicity,
+                        replica_rng(s, f"{name}.connectivity"))
+            for s in self.wiring_seeds
         ]
         pre, post, mult = block_diagonal(blocks, self.n_inputs, self.n_hidden)
         self.synapses = Synapses(
@@ -131,7 +146,7 @@ class Substrate:
         self.synapses.multiplicity = mult
         self.synapses.w_mismatch = np.concatenate([
             np.maximum(1 + m * replica_rng(s, f"{name}.synapse_mismatch").standard_normal(len(b[0])), 0.1)
-            for s, m, b in zip(self.seeds, self.mismatch, blocks)
+            for s, m, b in zip(self.wiring_seeds, self.mismatch, blocks)
         ])
         self.connectivity = (pre, post, mult)
         # on a standalone device nothing can be read before the program runs; the

@@ -71,6 +71,7 @@ class WorldModel:
         self.opt_r = Adam(self.W_r.shape, lr_reward, **(adam or {}))
         self.filter = CountFilter((R, n_hidden), readout_decay)
         self.r_tilde = np.zeros(R)
+        self.last_actions = np.zeros(R, dtype=int)  # what the action generators show until the next action
         self.reward_mask = None
         self.learning = True
 
@@ -99,8 +100,9 @@ class WorldModel:
 
     def rates(self, states, actions):
         """Input rates ``[R, n_state*gens + n_actions]`` for states and chosen actions."""
+        self.last_actions = np.asarray(actions, int).copy()
         act = np.zeros((len(actions), self.n_actions))
-        act[np.arange(len(actions)), np.asarray(actions, int)] = self.action_rate
+        act[np.arange(len(actions)), self.last_actions] = self.action_rate
         return np.concatenate([self.encoder(states), act], axis=1)
 
     def begin_episode(self):

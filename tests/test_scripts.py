@@ -104,3 +104,35 @@ def test_model_horizon_trains_a_model_alone_and_measures_its_dreams(tmp_path, ca
         mh.main(["--label", "x", "--games", "0"])
     with pytest.raises(SystemExit):
         mh.main(["--label", "x", "--games", "5", "--ridge-games", "6"])
+
+
+def test_board_study_tables_conditions_comparisons_and_wiring_variance(tmp_path, capsys):
+    import yaml
+
+    from brian_dream.config import load_preset
+
+    bs = load_script("board_study")
+    sweep = tmp_path / "board_experiment"
+    seeds = range(10)
+    levels = {"board_awake": lambda g, s: -1.0, "board_dream": lambda g, s: -1.0 + 0.1 * s,
+              "board_sham": lambda g, s: -1.0 + 0.1 * (9 - s), "wiring_1001": lambda g, s: -0.5,
+              "paired_dream": lambda g, s: 0.5 if g >= 50 else -1.0}  # paired_dream reached only game 100
+    for label, real in levels.items():
+        run = fake_run(sweep / "runs" / label / f"PongRAM-v0__{label}", 100 if label == "paired_dream" else 150,
+                       real, seeds=seeds)
+        preset = "board_pong" if label in ("board_awake", "wiring_1001") else "board_dream"
+        (run / "config.yaml").write_text(yaml.safe_dump(load_preset(preset).to_dict()))
+    out = tmp_path / "study.md"
+    assert bs.main(["--sweep", str(sweep), "--out", str(out)]) is None
+    text = out.read_text()
+    assert "| board_dream | 10 | 150 | -0.55 ± 0.29 |" in text
+    assert "| board_dream_lr0.002 | – | not run yet |" in text
+    assert "| paired_dream | 10 | 100 | +0.50 ± 0.00 |" in text
+    # dreaming above no dreaming by construction: U = 90 (every seed but the ties at -1.0 ahead)
+    row = next(line for line in text.splitlines() if line.startswith("| board_dream vs board_awake"))
+    assert "| 150 |" in row and float(row.split("|")[-2]) < 0.01
+    assert "| paired_dream vs paired_awake |" in text and "not run yet" in text
+    assert "2 wirings" in text and "max − min): 0.50" in text
+    assert "| released dreaming vs released no dreaming | the board's released data | 2000 | +0.36 ± 0.48 | " \
+        "-0.24 ± 0.65 | 83 | 0.007 |" in text
+    assert (tmp_path / "study.png").is_file()

@@ -19,7 +19,7 @@ class DreamVectorEnv(gym.vector.VectorEnv):
     warm-up frames replay the last ``warmup_frames`` of them instead, so the model's counts
     also hold how the state was moving. ``step(actions)`` runs one model frame on the
     current state and actions and returns ``xi + dxi_hat`` (clipped to the state
-    range) and the predicted reward. Non-finite predictions are replaced by 0,
+    range unless ``clip_states`` is False, as the board's code) and the predicted reward. Non-finite predictions are replaced by 0,
     counted in `report` and warned about; states pushed outside the range are clipped
     and counted too.
 
@@ -34,12 +34,19 @@ class DreamVectorEnv(gym.vector.VectorEnv):
         State range (0 and 255 for RAM).
     max_steps : int or None
         Dream length after which ``truncated`` is True.
+    clip_states : bool
+        Clip dreamt states to ``[low, high]`` (states outside are counted either way).
+    reset_network : bool
+        Put the model network back to its initial state at `reset` (default of
+        ``options["reset_network"]``; the board's code does not).
     """
 
     metadata = {"autoreset_mode": gym.vector.AutoresetMode.DISABLED}
 
-    def __init__(self, model, session, substrate="model", warmup_frames=3, low=0.0, high=255.0, max_steps=None):
+    def __init__(self, model, session, substrate="model", warmup_frames=3, low=0.0, high=255.0, max_steps=None,
+                 clip_states=True, reset_network=True):
         self.model = model
+        self.clip_states, self.reset_network = bool(clip_states), bool(reset_network)
         self.session = session
         self.substrate = substrate
         self.warmup_frames = int(warmup_frames)
@@ -66,7 +73,7 @@ class DreamVectorEnv(gym.vector.VectorEnv):
         if states.shape != (self.num_envs, self.model.n_state):
             raise ValueError(f"dream env: start states must have shape [{self.num_envs}, {self.model.n_state}] "
                              f"(one per replica), got {states.shape}")
-        if options.get("reset_network", True):
+        if options.get("reset_network", self.reset_network):
             self.session.reset_state(self.substrate)
         self.model.begin_episode()
         for past_states, past_actions in self._warmup_inputs(states, options.get("history")):
@@ -128,7 +135,7 @@ class DreamVectorEnv(gym.vector.VectorEnv):
         new = self.states + delta
         outside = (new < self.low) | (new > self.high)
         self.report["clipped"] += int(outside.sum())
-        self.states = np.clip(new, self.low, self.high)
+        self.states = np.clip(new, self.low, self.high) if self.clip_states else new
         self._t += 1
         truncated = np.full(self.num_envs, self.max_steps is not None and self._t >= self.max_steps)
         info = {"nonfinite": bad, "clipped": outside.any(axis=1)}
