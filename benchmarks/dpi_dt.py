@@ -28,33 +28,15 @@ import time
 from pathlib import Path
 
 import numpy as np
-from brian2 import Network, NeuronGroup, SpikeMonitor, amp, ms, prefs, second
+from brian2 import amp, ms, prefs
 
 from brian_dream import train
 from brian_dream.config import load_neuron_set
 from brian_dream.dpi_reference import dpi_f_i_curve
-from brian_dream.neurons import get_neuron_model
+from brian_dream.neurons import f_i_curve, get_neuron_model
 from brian_dream.runs import write_record
 
 CURRENTS = np.array([0.1, 0.2, 0.3, 0.5, 1, 2, 5, 10, 20, 50]) * 1e-9
-
-
-def brian_rates(model, params, dt, duration=0.5, skip=0.1):
-    constants = model.derive(params, ["nmda"])
-    group = NeuronGroup(len(CURRENTS), model.equations(["nmda"]), threshold=model.threshold, reset=model.reset,
-                        refractory=model.refractory, method=model.method, dt=dt)
-    for k, v in {**constants, **model.initial_values(constants)}.items():
-        setattr(group, k, v)
-    group.I_dc = CURRENTS * amp
-    floor = group.run_regularly(model.floor_statement(), when="after_groups")
-    mon = SpikeMonitor(group)
-    Network(group, floor, mon).run(duration * second)
-    t, i = np.asarray(mon.t / second), np.asarray(mon.i)
-    out = []
-    for k in range(len(CURRENTS)):
-        tk = t[(i == k) & (t > skip)]
-        out.append((len(tk) - 1) / (tk[-1] - tk[0]) if len(tk) >= 3 else 0.0)
-    return np.array(out)
 
 
 def reservoir_counts(dt_ms, frames=300):
@@ -98,7 +80,7 @@ def main(argv=None):
                    reservoir_neuron_total_corr=float(np.corrcoef(totals, fine_totals)[0, 1]),
                    reservoir_frame_count_corr=float(np.corrcoef(counts.ravel(), fine.ravel())[0, 1]))
         for name, p in variants.items():
-            rates, ref = brian_rates(model, p, dt * ms), references[name]
+            rates, ref = f_i_curve(model, p, CURRENTS, dt * ms), references[name]
             firing = ref > 0
             row[f"max_rate_error_{name}"] = float(np.max(np.abs(rates[firing] / ref[firing] - 1)))
             row[f"rates_{name}_hz"] = rates.tolist()
@@ -116,7 +98,10 @@ def main(argv=None):
               f"{row['reservoir_rate_error']:+.2%}, frame counts r = {row['reservoir_frame_count_corr']:.3f}  simulation "
               f"{row['simulation_ms_per_agent_frame']:.3f} ms + host {row['host_ms_per_agent_frame']:.3f} ms "
               "per agent-frame", flush=True)
-    record = {"currents_a": CURRENTS.tolist(), "reservoir_reference_rate_hz": float(fine.mean() / 0.01), "reference_hz": {k: v.tolist() for k, v in references.items()},
+    import os
+
+    # other processes on the machine slow the timings; the load says how busy it was
+    record = {"load_average_1min": os.getloadavg()[0], "cpu_count": os.cpu_count(), "currents_a": CURRENTS.tolist(), "reservoir_reference_rate_hz": float(fine.mean() / 0.01), "reference_hz": {k: v.tolist() for k, v in references.items()},
               "reference": "brian_dream.dpi_reference, RK4 at 2 us", "device": args.device, "rows": rows}
     write_record(args.out, record)
 

@@ -9,7 +9,7 @@ from brian2 import amp, farad, mV, ms, volt
 from .errors import ConfigError
 from .quantities import parse_quantity
 
-__all__ = ["Param", "NeuronModel", "LIFNeuron", "DPINeuron", "NEURON_MODELS", "get_neuron_model"]
+__all__ = ["Param", "NeuronModel", "LIFNeuron", "DPINeuron", "NEURON_MODELS", "get_neuron_model", "f_i_curve"]
 
 
 @dataclass(frozen=True)
@@ -375,3 +375,43 @@ def get_neuron_model(name):
     except KeyError:
         raise ConfigError(f"unknown neuron model {name!r}; choose one of {', '.join(NEURON_MODELS)}") from None
 
+
+
+def f_i_curve(model, params, currents, dt, duration=0.5, skip=0.1):
+    """Firing rate of single DPI neurons for constant injected currents (Brian2 runtime mode).
+
+    Parameters
+    ----------
+    model : `DPINeuron`
+    params : dict of str to `Quantity`
+        Resolved parameters (`NeuronModel.resolve`).
+    currents : array of float
+        Injected currents ``I_dc`` in amperes, one neuron each.
+    dt : `Quantity`
+        Integration step.
+    duration, skip : float
+        Simulated seconds, and the initial seconds left out (adaptation settles).
+
+    Returns
+    -------
+    rates : ndarray of float
+        Inverse mean inter-spike interval after ``skip`` in Hz (0 for fewer than 3 spikes),
+        as `brian_dream.dpi_reference.dpi_f_i_curve` measures it.
+    """
+    from brian2 import Network, NeuronGroup, SpikeMonitor, second
+
+    constants = model.derive(params, [model.default_synapse_type])
+    group = NeuronGroup(len(currents), model.equations([model.default_synapse_type]), threshold=model.threshold,
+                        reset=model.reset, refractory=model.refractory, method=model.method, dt=dt)
+    for key, value in {**constants, **model.initial_values(constants)}.items():
+        setattr(group, key, value)
+    group.I_dc = np.asarray(currents, float) * amp
+    floor = group.run_regularly(model.floor_statement(), when="after_groups")
+    monitor = SpikeMonitor(group)
+    Network(group, floor, monitor).run(duration * second)
+    t, i = np.asarray(monitor.t / second), np.asarray(monitor.i)
+    rates = []
+    for k in range(len(currents)):
+        tk = t[(i == k) & (t > skip)]
+        rates.append((len(tk) - 1) / (tk[-1] - tk[0]) if len(tk) >= 3 else 0.0)
+    return np.array(rates)

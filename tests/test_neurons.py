@@ -5,7 +5,7 @@ import pytest
 from brian2 import Network, NeuronGroup, SpikeGeneratorGroup, SpikeMonitor, StateMonitor, Synapses, amp, ms, pA, prefs, second
 from scipy.integrate import solve_ivp
 
-from brian_dream.neurons import DPINeuron, LIFNeuron
+from brian_dream.neurons import DPINeuron, LIFNeuron, f_i_curve
 
 
 def single_neuron(model, params, synapse_type, dt, **overrides):
@@ -107,27 +107,6 @@ def test_dpi_synapse_single_spike_and_train(dpi):
 F_I_CURRENTS = np.array([0.1, 0.2, 0.3, 0.5, 1, 2, 5, 10, 20, 50]) * 1e-9  # amperes
 
 
-def brian_f_i_curve(model, params, dt, duration=0.5, skip=0.1):
-    """Inverse mean ISI (Hz) of one Brian2 DPI neuron per injected current, as the reference measures it."""
-    constants = model.derive(params, ["nmda"])
-    group = NeuronGroup(len(F_I_CURRENTS), model.equations(["nmda"]), threshold=model.threshold,
-                        reset=model.reset, refractory=model.refractory, method=model.method, dt=dt)
-    for k, v in constants.items():
-        setattr(group, k, v)
-    for k, v in model.initial_values(constants).items():
-        setattr(group, k, v)
-    group.I_dc = F_I_CURRENTS * amp
-    floor = group.run_regularly(model.floor_statement(), when="after_groups")
-    mon = SpikeMonitor(group)
-    Network(group, floor, mon).run(duration * second)
-    t, i = np.asarray(mon.t / second), np.asarray(mon.i)
-    rates = []
-    for k in range(len(F_I_CURRENTS)):
-        tk = t[(i == k) & (t > skip)]
-        rates.append((len(tk) - 1) / (tk[-1] - tk[0]) if len(tk) >= 3 else 0.0)
-    return np.array(rates)
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("adaptation", [True, False], ids=["adaptation", "no-adaptation"])
 def test_dpi_f_i_curve_matches_independent_integration_of_the_published_equations(dpi, adaptation):
@@ -143,7 +122,7 @@ def test_dpi_f_i_curve_matches_independent_integration_of_the_published_equation
     if not adaptation:
         params = dict(params, I_w_ahp=0 * amp)
     reference = dpi_f_i_curve({k: float(v) for k, v in model.derive(params, ["nmda"]).items()}, F_I_CURRENTS)
-    rates = brian_f_i_curve(model, params, 0.08 * ms)
+    rates = f_i_curve(model, params, F_I_CURRENTS, 0.08 * ms)
     assert reference[0] == 0 and rates[0] == 0  # 0.1 nA is below rheobase
     assert np.all(np.diff(reference[1:]) > 0), reference
     assert reference[-1] > 400  # the curve reaches the refractory limit, where a coarse dt fails
