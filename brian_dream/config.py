@@ -268,8 +268,9 @@ class DreamConfig:
     baseline_decay: float = 0.99
     """Per-step decay of that running mean (0.99: about the last 100 model steps)."""
     keep_trace: bool = True
-    """Keep the policy's eligibility trace from the real game into its dreams (as both
-    papers' code); False clears it, so dream rewards are credited to dream actions only."""
+    """Keep the policy's eligibility trace from the real game into its dreams (as Capone &
+    Paolucci's code); False clears it, so dream rewards are credited to dream actions only
+    (the board's code clears it after the awake update)."""
     clip_states: bool = True
     """Clip dreamt states to the state range (0-255 for RAM); the board's code does not."""
     reset_network: bool = True

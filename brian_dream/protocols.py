@@ -197,7 +197,7 @@ def dream(dream_env, agent, start_states, length, learn, reward_weight=1.0, base
     """One dream from real ``start_states``, then the policy update.
 
     The eligibility trace is not cleared between the real game and its dream, as in
-    both papers' code, unless ``keep_trace`` is False. Rewards are the model's
+    Capone & Paolucci's code, unless ``keep_trace`` is False (the board's code clears it). Rewards are the model's
     predicted (low-pass) rewards, scaled by ``reward_weight`` in the policy gradient,
     after subtracting ``baseline`` (optional, see `play_episode`). ``history`` (the real
     ``(states, actions)`` steps that led to ``start_states``) is what the model's warm-up

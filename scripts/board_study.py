@@ -16,6 +16,8 @@ writes a Markdown page and a figure next to it:
   comparisons that attribute a dreaming gain: dreaming vs no dreaming (one wiring per
   condition as the board, and paired wirings), dreaming vs its sham, the sham vs no dreaming,
   policy lr 0.002 vs no dreaming, and the released data's own test;
+- two-sided Mann–Whitney U tests of our conditions against the released runs of the same
+  condition, at the last block ours reached;
 - wiring variance without dreaming: the three wirings' means and a Kruskal–Wallis test.
 """
 
@@ -42,6 +44,9 @@ COMPARISONS = [("board_dream", "board_awake", "item 1-8 together, one wiring per
                ("board_dream_lr0.002", "board_awake", "dreaming at the config's '(dreaming)' rate 0.002"),
                ("released dreaming", "released no dreaming", "the board's released data")]
 WIRINGS = ["board_awake", "wiring_1001", "wiring_1002"]
+# our conditions against the board's released runs of the same condition (two-sided)
+AGAINST_RELEASED = [("board_awake", "released no dreaming"), ("board_dream", "released dreaming"),
+                    ("paired_awake", "released no dreaming"), ("paired_dream", "released dreaming")]
 
 
 def load(sweep):
@@ -98,6 +103,20 @@ def comparisons(data):
     return lines
 
 
+def against_released(data):
+    lines = ["| ours | released | at game | ours | released | U | two-sided p |", "|---|---|---|---|---|---|---|"]
+    for a, b in AGAINST_RELEASED:
+        if a not in data:
+            lines.append(f"| {a} | {b} | not run yet | | | | |")
+            continue
+        block = data[a][0][-1]
+        va, vb = at_block(data, a, block), at_block(data, b, block)
+        test = mannwhitneyu(va, vb, alternative="two-sided")
+        lines.append(f"| {a} | {b} | {block} | {va.mean():+.2f} ± {va.std():.2f} | {vb.mean():+.2f} ± {vb.std():.2f} | "
+                     f"{test.statistic:.0f} | {test.pvalue:.3f} |")
+    return lines
+
+
 def wiring_variance(data):
     present = [w for w in WIRINGS if w in data]
     if len(present) < 2:
@@ -145,7 +164,9 @@ def main(argv=None):
     text = ["# The board's experiment: our runs against the released data", "",
             "Mean return of the 50 real games up to each condition's last block, 10 seeds each "
             "(`scripts/board_study.py`; runs in progress count up to their last checkpoint).", "",
-            *table(data), "", *comparisons(data), "", *wiring_variance(data), "",
+            *table(data), "", "One-sided tests of the comparisons that attribute a gain:", "", *comparisons(data), "",
+            "Against the board's released runs of the same condition, at the game ours reached:", "",
+            *against_released(data), "", *wiring_variance(data), "",
             f"![curves]({out.with_suffix('.png').name})", ""]
     figure(data, out.with_suffix(".png"))
     atomic_write(out, "\n".join(text))

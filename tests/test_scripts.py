@@ -135,4 +135,6 @@ def test_board_study_tables_conditions_comparisons_and_wiring_variance(tmp_path,
     assert "2 wirings" in text and "max − min): 0.50" in text
     assert "| released dreaming vs released no dreaming | the board's released data | 2000 | +0.36 ± 0.48 | " \
         "-0.24 ± 0.65 | 83 | 0.007 |" in text
+    assert "| board_dream | released dreaming | 150 | -0.55 ± 0.29 | -1.31 ± 0.41 |" in text  # the board at 150
+    assert "| paired_awake | released no dreaming | not run yet |" in text
     assert (tmp_path / "study.png").is_file()

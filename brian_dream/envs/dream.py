@@ -18,10 +18,10 @@ class DreamVectorEnv(gym.vector.VectorEnv):
     list of the real ``(states, actions)`` steps that led to ``xi0`` (oldest first), the
     warm-up frames replay the last ``warmup_frames`` of them instead, so the model's counts
     also hold how the state was moving. ``step(actions)`` runs one model frame on the
-    current state and actions and returns ``xi + dxi_hat`` (clipped to the state
-    range unless ``clip_states`` is False, as the board's code) and the predicted reward. Non-finite predictions are replaced by 0,
-    counted in `report` and warned about; states pushed outside the range are clipped
-    and counted too.
+    current state and actions and returns ``xi + dxi_hat`` (clipped to the state range
+    unless ``clip_states`` is False, as in the board's code) and the predicted reward.
+    Non-finite predictions are replaced by 0, counted in `report` and warned about;
+    states pushed outside the range are counted (and clipped).
 
     Parameters
     ----------
