@@ -96,10 +96,7 @@ def comparisons(data):
             lines.append(f"| {a} vs {b} | {why} | not run yet | | | | |")
             continue
         block = min(data[a][0][-1], data[b][0][-1])
-        va, vb = at_block(data, a, block), at_block(data, b, block)
-        test = mannwhitneyu(va, vb, alternative="greater")
-        lines.append(f"| {a} vs {b} | {why} | {block} | {va.mean():+.2f} ± {va.std():.2f} | "
-                     f"{vb.mean():+.2f} ± {vb.std():.2f} | {test.statistic:.0f} | {test.pvalue:.3f} |")
+        lines.append(f"| {a} vs {b} | {why} | " + _test_cells(data, a, b, block, "greater"))
     return lines
 
 
@@ -109,12 +106,16 @@ def against_released(data):
         if a not in data:
             lines.append(f"| {a} | {b} | not run yet | | | | |")
             continue
-        block = data[a][0][-1]
-        va, vb = at_block(data, a, block), at_block(data, b, block)
-        test = mannwhitneyu(va, vb, alternative="two-sided")
-        lines.append(f"| {a} | {b} | {block} | {va.mean():+.2f} ± {va.std():.2f} | {vb.mean():+.2f} ± {vb.std():.2f} | "
-                     f"{test.statistic:.0f} | {test.pvalue:.3f} |")
+        lines.append(f"| {a} | {b} | " + _test_cells(data, a, b, data[a][0][-1], "two-sided"))
     return lines
+
+
+def _test_cells(data, a, b, block, alternative):
+    """``block | A | B | U | p |`` of a Mann–Whitney U test of ``a`` against ``b`` at ``block``."""
+    va, vb = at_block(data, a, block), at_block(data, b, block)
+    test = mannwhitneyu(va, vb, alternative=alternative)
+    return (f"{block} | {va.mean():+.2f} ± {va.std():.2f} | {vb.mean():+.2f} ± {vb.std():.2f} | "
+            f"{test.statistic:.0f} | {test.pvalue:.3f} |")
 
 
 def wiring_variance(data):
