@@ -71,18 +71,10 @@ def board_time(config):
     """
     from brian2 import second
 
+    from .protocols import protocol_for
     from .quantities import parse_quantity
 
     frame_s = float(parse_quantity(config.simulation.frame_duration, second))
     step_s = INPUT_UPDATE_S + frame_s
-    env, dr = config.env, config.dream
-    networks = 2 if config.uses_world_model() else 1
-    noop_networks = networks if config.world_model.learn_on_noops else 1
-    steps = env.noop_steps * noop_networks + env.play_steps * networks
-    if config.experiment.protocol == "dream" and dr.oracle:
-        steps += dr.per_game * (env.noop_steps + dr.length)
-    elif config.experiment.protocol == "dream":
-        steps += dr.per_game * (dr.warmup_frames + dr.length) * 2
-    elif config.experiment.protocol == "plan":
-        steps += ((env.play_steps - 1) // (2 * dr.n_fut)) * dr.n_fut * 2
+    steps = protocol_for(config).network_steps()
     return {"step_s": step_s, "network_steps": steps, "seconds": steps * step_s}

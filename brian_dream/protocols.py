@@ -2,12 +2,15 @@
 
 import time
 from collections import defaultdict
+from dataclasses import dataclass
 
 import numpy as np
 
 from .readout import entropy
 
-__all__ = ["Stopwatch", "SpikingAgent", "RealGames", "play_episode", "awake_game", "dream", "oracle_dream", "plan_rollout"]
+__all__ = ["Stopwatch", "SpikingAgent", "RealGames", "play_episode", "awake_game", "dream", "oracle_dream",
+           "plan_rollout", "Players", "Protocol", "Awake", "Dream", "OracleDream", "Plan", "protocol_for",
+           "protocol_class"]
 
 
 class Stopwatch:
@@ -105,14 +108,19 @@ class RealGames:
         self.start_history = []
         for _ in range(self.noop_steps):
             self.start_history.append((states.copy(), noop))
-            states, _ = self.step(noop, model_frame=self.learn_on_noops)
+            states, *_ = self.step(noop, model_frame=self.learn_on_noops)
         if self.session is not None:
             self.session.flush()
         self.start_states = states.copy()
         return states
 
     def step(self, actions, model_frame=True):
-        """One real step in every replica; with a world model (and ``model_frame``), its frame on it."""
+        """One real step in every replica; with a world model (and ``model_frame``), its frame on it.
+
+        Returns ``(states, rewards, terminated, truncated, info)`` as a gymnasium vector
+        env (and `~brian_dream.envs.dream.DreamVectorEnv`) does; a finished game is
+        ``terminated`` and stays so until `reset`.
+        """
         before = self.games.states
         active = ~self.games.done
         with self.watch("env"):
@@ -125,7 +133,7 @@ class RealGames:
             else:
                 self.session.defer(self.model_name, rates,
                                    lambda counts: self._learn(counts, before, states, rewards, active))
-        return states, rewards
+        return states, rewards, self.games.done.copy(), np.zeros(self.games.n, bool), {}
 
     def _learn(self, counts, before, after, rewards, active):
         with self.watch("model"):
@@ -231,9 +239,161 @@ def plan_rollout(dream_env, agent, start_states, n_fut, reward_weight=1.0, basel
     model network itself is not reset.
     """
     policy, model = agent.policy, dream_env.model
-    saved = (policy.filter.value.copy(), policy.trace.copy(), model.filter.value.copy(), model.r_tilde.copy())
+    saved = policy.episode_state(), model.episode_state()
     policy.begin_episode(reset_trace=True)
     dream_env.reset(options={"states": start_states, "reset_network": False})
     stats = play_episode(dream_env, agent, n_fut, reward_weight, baseline=baseline)
-    policy.filter.value[:], policy.trace[:], model.filter.value[:], model.r_tilde[:] = saved
+    policy.restore_episode(saved[0])
+    model.restore_episode(saved[1])
     return stats
+
+
+@dataclass
+class Players:
+    """What a protocol plays with.
+
+    Attributes
+    ----------
+    agent : `SpikingAgent`
+    real : `RealGames`
+    dream_env : `~brian_dream.envs.dream.DreamVectorEnv` or None
+        The world model as an environment (protocols that use one).
+    baseline : `~brian_dream.readout.RewardBaseline` or None
+        Subtracted from imagined rewards in the policy gradient.
+    """
+
+    agent: SpikingAgent
+    real: RealGames
+    dream_env: object = None
+    baseline: object = None
+
+
+class Protocol:
+    """A training protocol: what one game is, and what it costs on the board.
+
+    The base protocol is ``awake``: one real game per training game, then the
+    policy update. Subclasses add what follows or interleaves the real game. Every
+    protocol says whether it needs the world model (`uses_world_model`) and how many
+    network steps a game takes on the board (`network_steps`: the board runs the
+    agent's and the model's network one after the other, each step an input update
+    and a frame).
+
+    Parameters
+    ----------
+    config : `~brian_dream.config.Config`
+    """
+
+    name = "awake"
+    #: It needs the world model network.
+    uses_world_model = False
+    #: It adds imagined phases (dreams, rollouts) whose rewards may enter against a baseline.
+    model_based = False
+
+    def __init__(self, config):
+        self.env, self.dream = config.env, config.dream
+        self.learn_on_noops = config.world_model.learn_on_noops
+        self.real_weight = 1.0 if config.dream.learn_from_real else 0.0
+        self.dream_weight = config.per_replica("dream.reward_weight")
+
+    def play(self, players, learn):
+        """One training game in every replica.
+
+        Returns
+        -------
+        phases : list of ``(phase, stats, model_errors)``
+            ``"awake"`` first (with the world model's errors on the real game, or
+            None), then what the protocol adds (``"dream"`` entries).
+        """
+        real = players.real
+        stats = awake_game(real, players.agent, self.env.play_steps, learn, reward_weight=self.real_weight,
+                           on_step=self._on_step(players))
+        errors = real.take_model_errors() if real.model is not None else None
+        return [("awake", stats, errors)]
+
+    def _on_step(self, players):
+        return None
+
+    def network_steps(self):
+        """Network steps per game on the board: the real game's NOOP and play steps on every network used."""
+        networks = 2 if self.uses_world_model else 1
+        noop_networks = networks if self.learn_on_noops else 1
+        return self.env.noop_steps * noop_networks + self.env.play_steps * networks
+
+
+class Awake(Protocol):
+    """Real games only."""
+
+
+class Dream(Protocol):
+    """Each real game is followed by ``dream.per_game`` dreams of ``dream.length`` steps in the world model."""
+
+    name = "dream"
+    uses_world_model = True
+    model_based = True
+
+    def play(self, players, learn):
+        phases = super().play(players, learn)
+        for _ in range(self.dream.per_game):
+            phases.append(("dream", self._dream_once(players, learn), None))
+        return phases
+
+    def _dream_once(self, players, learn):
+        dr, real = self.dream, players.real
+        return dream(players.dream_env, players.agent, real.start_states, dr.length, learn, self.dream_weight,
+                     players.baseline, dr.keep_trace, real.start_history if dr.warmup_history else None)
+
+    def network_steps(self):
+        # agent and model, warm-up frames included
+        return super().network_steps() + self.dream.per_game * (self.dream.warmup_frames + self.dream.length) * 2
+
+
+class OracleDream(Dream):
+    """A control for `Dream`: each dream is played in the real game (a perfect model, no model network)."""
+
+    name = "dream (oracle)"
+    uses_world_model = False
+
+    def _dream_once(self, players, learn):
+        return oracle_dream(players.real, players.agent, self.dream.length, learn, self.dream_weight,
+                            players.baseline, self.dream.keep_trace)
+
+    def network_steps(self):
+        return Protocol.network_steps(self) + self.dream.per_game * (self.env.noop_steps + self.dream.length)
+
+
+class Plan(Protocol):
+    """Every ``2 n_fut`` real steps an ``n_fut``-step model rollout adds imagined rewards to the policy gradient."""
+
+    name = "plan"
+    uses_world_model = True
+    model_based = True
+
+    def _on_step(self, players):
+        n_fut = self.dream.n_fut
+
+        def plan_hook(t):
+            if t > 0 and t % (2 * n_fut) == 0:
+                plan_rollout(players.dream_env, players.agent, players.real.states, n_fut, self.dream_weight,
+                             players.baseline)
+
+        return plan_hook
+
+    def network_steps(self):
+        n_fut = self.dream.n_fut
+        return super().network_steps() + ((self.env.play_steps - 1) // (2 * n_fut)) * n_fut * 2
+
+
+#: ``experiment.protocol`` to its class (``dream`` with ``dream.oracle`` is `OracleDream`).
+PROTOCOLS = {"awake": Awake, "dream": Dream, "plan": Plan}
+
+
+def protocol_class(config):
+    """The `Protocol` subclass that ``config`` asks for (no construction: safe during validation)."""
+    if config.experiment.protocol == "dream" and config.dream.oracle:
+        return OracleDream
+    return PROTOCOLS[config.experiment.protocol]
+
+
+def protocol_for(config):
+    """The `Protocol` of ``config``."""
+    return protocol_class(config)(config)

@@ -141,6 +141,18 @@ class PolicyReadout:
         if reset_trace:
             self.trace[:] = 0
 
+    def episode_state(self):
+        """Copies of what an episode changes besides the gradient: the count filter and the trace."""
+        return self.filter.value.copy(), self.trace.copy()
+
+    def restore_episode(self, saved):
+        """Put back an `episode_state` result (a rollout inside a game leaves the game as it was)."""
+        self.filter.value[:], self.trace[:] = saved
+
+    def discard(self):
+        """Forget the gradient accumulated since the last `update` (an episode that teaches nothing)."""
+        self.accum[:] = 0
+
     def probabilities(self, x):
         logits = np.einsum("rkn,rn->rk", self.W, x)
         np.clip(logits, -self.logit_clip, self.logit_clip, out=logits)

@@ -1,8 +1,10 @@
 """Run folders: resolved config, provenance, tidy per-game metrics and atomic checkpoints."""
 
 import csv
+import gzip
 import io
 import json
+import math
 import os
 import platform
 import sys
@@ -16,11 +18,17 @@ import yaml
 
 from .errors import CheckpointError
 
-__all__ = ["atomic_write", "run_name", "RunFolder", "package_versions", "read_metrics", "rows_to_columns", "METRIC_COLUMNS"]
+__all__ = ["atomic_write", "run_name", "RunFolder", "package_versions", "read_metrics", "rows_to_columns", "METRIC_COLUMNS",
+           "METRICS_FILES", "find_metrics", "open_metrics", "METRIC_DIGITS",
+           "metric_value", "round_metrics_text"]
 
 #: Columns of ``metrics.csv``: one row per game and replica.
 METRIC_COLUMNS = ("game", "replica", "seed", "phase", "learning", "return", "entropy", "rate_hz", "steps",
                   "model_state_mse", "model_reward_mse")
+
+#: A run folder's metrics file: ``metrics.csv`` while the run is written, ``metrics.csv.gz`` once a
+#: finished run has been tidied (``scripts/tidy_results.py``); readers take whichever exists, in this order.
+METRICS_FILES = ("metrics.csv", "metrics.csv.gz")
 
 _PACKAGES = ("brian_dream", "brian2", "brian2cuda", "numpy", "cython", "gymnasium", "ale-py", "matplotlib")
 
@@ -90,8 +98,10 @@ class RunFolder:
 
         config.yaml      the full resolved configuration (loadable with load_preset(path))
         meta.json        seeds, backend, package versions, platform, command, timings
-        metrics.csv      one row per game and replica (see METRIC_COLUMNS)
-        checkpoint.npz   the latest complete readout/optimiser state (written atomically)
+        metrics.csv      one row per game and replica (see METRIC_COLUMNS); a finished run in
+                         results/ keeps it gzip-compressed as metrics.csv.gz (see `find_metrics`)
+        checkpoint.npz   the latest complete readout/optimiser state (written atomically;
+                         removed from finished runs in results/ by scripts/tidy_results.py)
         learning_curve.png
 
     Parameters
@@ -118,6 +128,11 @@ class RunFolder:
         run.write_meta(meta)
         return run
 
+    @property
+    def metrics_file(self):
+        """The folder's metrics file, ``metrics.csv`` or ``metrics.csv.gz`` (None if neither exists)."""
+        return find_metrics(self.path)
+
     def write_meta(self, meta):
         atomic_write(self.path / "meta.json", json.dumps(meta, indent=2, default=str))
 
@@ -129,11 +144,11 @@ class RunFolder:
             raise CheckpointError(f"{self.path}: meta.json is unreadable ({err}); the run folder is damaged") from None
 
     def write_metrics(self, rows):
-        """Write all ``rows`` (dicts with `METRIC_COLUMNS`) as ``metrics.csv``."""
+        """Write all ``rows`` (dicts with `METRIC_COLUMNS`) as ``metrics.csv`` (floats to `METRIC_DIGITS`)."""
         buf = io.StringIO()
         w = csv.DictWriter(buf, fieldnames=METRIC_COLUMNS, lineterminator="\n", restval="")
         w.writeheader()
-        w.writerows(rows)
+        w.writerows({k: metric_value(v) for k, v in row.items()} for row in rows)
         atomic_write(self.path / "metrics.csv", buf.getvalue())
 
     def write_checkpoint(self, arrays):
@@ -152,15 +167,81 @@ class RunFolder:
             raise CheckpointError(f"{path}: cannot read checkpoint ({err}); the file is corrupt") from None
 
 
-def read_metrics(path):
-    """Read ``metrics.csv`` of a run folder (or a CSV path) as a dict of numpy columns.
+#: Significant digits of the floats in metrics files: far finer than a per-game mean of spike
+#: counts or of a model's error can mean, and a third smaller compressed than float64's 17.
+METRIC_DIGITS = 9
 
-    ``pandas.read_csv(run / "metrics.csv")`` gives the same table as a DataFrame.
+
+def metric_value(value):
+    """A metrics cell as written: finite floats (numbers or their CSV text) rounded to
+    `METRIC_DIGITS` significant digits, everything else unchanged (idempotent)."""
+    if isinstance(value, str):
+        if "." not in value and "e" not in value.lower():
+            return value  # integers, words, nan, inf
+        try:
+            value = float(value)
+        except ValueError:
+            return value
+    if isinstance(value, (float, np.floating)) and math.isfinite(value):
+        return repr(float(f"{float(value):.{METRIC_DIGITS}g}"))
+    return value
+
+
+def round_metrics_text(text):
+    """A metrics table's CSV text with every float cell through `metric_value`."""
+    rows = list(csv.reader(io.StringIO(text)))
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(rows[0] if rows else [])
+    w.writerows([metric_value(v) for v in r] for r in rows[1:])
+    return buf.getvalue()
+
+
+def find_metrics(run_dir):
+    """The metrics file of a run folder: ``metrics.csv`` or, for a tidied finished run,
+    ``metrics.csv.gz`` (the first of `METRICS_FILES` that exists), or None if it has neither.
+
+    ``find_metrics(d) is not None`` is the test for "``d`` is a run folder with metrics".
     """
+    run_dir = Path(run_dir)
+    for name in METRICS_FILES:
+        path = run_dir / name
+        if path.is_file():
+            return path
+    return None
+
+
+def _metrics_path(path):
+    """``path`` itself, a run folder's metrics file, or ``metrics.csv.gz`` where a ``metrics.csv``
+    that is not there was asked for."""
     path = Path(path)
     if path.is_dir():
-        path = path / "metrics.csv"
-    with open(path, newline="") as f:
+        found = find_metrics(path)
+        if found is None:
+            raise FileNotFoundError(f"{path}: no {' or '.join(METRICS_FILES)} in this folder")
+        return found
+    if not path.exists() and path.name == METRICS_FILES[0] and path.with_name(METRICS_FILES[1]).is_file():
+        return path.with_name(METRICS_FILES[1])
+    return path
+
+
+def open_metrics(path):
+    """Open a metrics file for reading as text (for `csv.DictReader`): ``metrics.csv``, or
+    ``metrics.csv.gz`` decompressed on the fly. ``path`` may be a run folder (see `find_metrics`)."""
+    path = _metrics_path(path)
+    if path.suffix == ".gz":
+        return gzip.open(path, "rt", newline="")
+    return open(path, newline="")
+
+
+def read_metrics(path):
+    """Read the metrics of a run folder (``metrics.csv`` or ``metrics.csv.gz``, see `find_metrics`),
+    or of a metrics file, as a dict of numpy columns.
+
+    ``pandas.read_csv(find_metrics(run))`` gives the same table as a DataFrame (pandas reads
+    ``.csv.gz`` directly).
+    """
+    with open_metrics(path) as f:
         return rows_to_columns(list(csv.DictReader(f)))
 
 

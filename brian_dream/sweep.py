@@ -239,7 +239,7 @@ def split_batch(batch_dir, index, n_parts, label, preset, overrides, run_root):
     import numpy as np
 
     from .plots import learning_curve_figure
-    from .runs import RunFolder, read_metrics, run_name
+    from .runs import RunFolder, open_metrics, read_metrics, run_name
 
     batch = RunFolder(batch_dir)
     config = load_preset(preset, overrides)
@@ -250,7 +250,7 @@ def split_batch(batch_dir, index, n_parts, label, preset, overrides, run_root):
     path.mkdir(parents=True, exist_ok=True)
     run = RunFolder(path)
     atomic_write(path / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False))
-    with open(Path(batch_dir) / "metrics.csv", newline="") as f:
+    with open_metrics(batch_dir) as f:  # metrics.csv, or metrics.csv.gz of a tidied batch
         rows = [r for r in csv.DictReader(f) if int(r["replica"]) in replicas]
     for r in rows:
         r["replica"] = int(r["replica"]) - index * S

@@ -110,6 +110,14 @@ class WorldModel:
         self.filter.reset()
         self.r_tilde[:] = 0
 
+    def episode_state(self):
+        """Copies of the count filter and the low-pass reward target (see `restore_episode`)."""
+        return self.filter.value.copy(), self.r_tilde.copy()
+
+    def restore_episode(self, saved):
+        """Put back an `episode_state` result."""
+        self.filter.value[:], self.r_tilde[:] = saved
+
     def features(self, counts):
         """Filter one frame of counts; return what the readouts read (``[R, n_features]``)."""
         x = self.filter(counts)

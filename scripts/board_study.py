@@ -28,9 +28,9 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import kruskal, mannwhitneyu
 
-from brian_dream.analysis import board_results, games_to_reach, load_condition
+from brian_dream.analysis import block_means, board_results, games_to_reach
 from brian_dream.plots import color_cycle, new_figure, plot_band
-from brian_dream.runs import atomic_write
+from brian_dream.runs import atomic_write, find_metrics, read_metrics
 
 ROOT = Path(__file__).resolve().parents[1] / "results" / "board"
 # (label, its no-dreaming reference) in the order of the table
@@ -49,14 +49,26 @@ AGAINST_RELEASED = [("board_awake", "released no dreaming"), ("board_dream", "re
                     ("paired_awake", "released no dreaming"), ("paired_dream", "released dreaming")]
 
 
+def load_runs(run_dirs, block=50):
+    """``(games, values[seeds, blocks], seeds)`` of the run folders of one condition, their seeds
+    merged up to the last block all of them reached (as `brian_dream.analysis.load_condition`,
+    reading ``metrics.csv`` or the ``metrics.csv.gz`` of a tidied finished run)."""
+    parts = [block_means(read_metrics(d), block) for d in run_dirs]
+    games = min((g for g, _, _ in parts), key=len)
+    values = np.concatenate([v[:, :len(games)] for _, v, _ in parts])
+    seeds = np.concatenate([s for _, _, s in parts])
+    if len(set(seeds.tolist())) != len(seeds):
+        raise SystemExit(f"the run folders of one condition repeat seeds: {sorted(seeds.tolist())}")
+    return games, values, seeds
+
+
 def load(sweep):
     """``{label: (games, values[seeds, blocks], seeds)}`` of every condition with at least one block."""
     out = {}
     for label, _ in CONDITIONS:
-        runs = sorted(d for d in (sweep / "runs" / label).glob("*") if (d / "metrics.csv").is_file())
+        runs = sorted(d for d in (sweep / "runs" / label).glob("*") if find_metrics(d) is not None)
         if runs:
-            games, values, seeds, *_ = load_condition(runs)
-            out[label] = (games, values, seeds)
+            out[label] = load_runs(runs)
     for name, dreaming in (("released no dreaming", False), ("released dreaming", True)):
         games, values = board_results(dreaming)
         out[name] = (games, values, np.arange(10))

@@ -4,7 +4,7 @@ Usage::
 
     python scripts/short_studies.py        # the 300-game studies at lr 0.004: writes results/short_studies.md
     python scripts/short_studies.py --games 1000 \\
-        --main "no dreaming=results/lr0.001/PongRAM-v0__awake_lr0.001__s0-9x10__20261124-002141" \\
+        --main "no dreaming=results/lr0.001/PongRAM-v0__awake_lr0.001__*" \\
         --sweep results/lr0.001/studies/planning_1000 --out results/lr0.001/studies/studies_1000.md
 
 Every value is the mean return of the 50 real games before ``--games`` per seed, mean ±
@@ -13,22 +13,29 @@ run folders, so a sweep that is still running or was stopped contributes the run
 last checkpoint has reached ``--games``; the others are listed with the game they reached. A
 finished sweep without its run folders is read from its ``summary.csv`` (games equal to
 ``--games`` only).
+
+A run folder may be given as a glob pattern (quoted, so that the shell leaves it alone): it
+stands for the last matching run folder in name order, i.e. the latest time stamp. The default
+reference runs are found so, in ``results/``: ``PongRAM-v0__dynapse_awake__s0-*`` and
+``PongRAM-v0__dynapse_dream__s0-*``.
 """
 
 import argparse
+import glob
 import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from brian_dream.runs import atomic_write, read_metrics
+from brian_dream.runs import atomic_write, find_metrics, read_metrics
 
 ROOT = Path(__file__).resolve().parents[1] / "results"
 WINDOW, SEEDS = 50, range(5)
+# the reference runs (seeds 0-...) by pattern: the last match in name order, i.e. the latest
 MAIN_300 = {
-    "no dreaming (`dynapse_pong`)": ROOT / "PongRAM-v0__dynapse_awake__s0-9x10__20261122-182217",
-    "dreaming (`dynapse_dream`)": ROOT / "PongRAM-v0__dynapse_dream__s0-4x5__20261123-212029",
+    "no dreaming (`dynapse_pong`)": str(ROOT / "PongRAM-v0__dynapse_awake__s0-*"),
+    "dreaming (`dynapse_dream`)": str(ROOT / "PongRAM-v0__dynapse_dream__s0-*"),
 }
 SWEEPS_300 = ["planning_300", "ablations_300", "mismatch_300", "nmda_weight_300"]
 
@@ -47,7 +54,7 @@ def per_seed(run_dir, games):
 def sweep_runs(sweep_dir):
     """``(run name, run folder)`` of a sweep folder (``<sweep>/runs/<run>/<run folder>``), in order."""
     for run in sorted(p for p in (Path(sweep_dir) / "runs").iterdir() if p.is_dir()):
-        folders = sorted(p for p in run.iterdir() if (p / "metrics.csv").is_file())
+        folders = sorted(p for p in run.iterdir() if find_metrics(p) is not None)
         if folders:
             yield run.name, folders[-1]
 
@@ -56,22 +63,35 @@ def _fmt(values):
     return f"{np.mean(values):+.2f} ± {np.std(values):.2f}"
 
 
+def find_run(path):
+    """The run folder ``path``, or for a glob pattern the last matching run folder in name order
+    (run folders end in their start time, so the latest)."""
+    if Path(path).is_dir() or not glob.has_magic(str(path)):
+        return Path(path)
+    found = sorted(p for p in map(Path, glob.glob(str(path))) if find_metrics(p) is not None)
+    if not found:
+        raise SystemExit(f"no run folder matches {path}")
+    return found[-1]
+
+
 def _labelled(items):
     out = {}
     for item in items:
         label, sep, path = item.partition("=")
         if not sep:
             raise SystemExit(f"expected LABEL=RUN_DIR, got {item!r}")
-        out[label] = Path(path)
+        out[label] = path
     return out
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--games", type=int, default=300, help="compare at this game (default 300)")
-    p.add_argument("--main", nargs="+", action="extend", metavar="LABEL=RUN_DIR", help="reference runs (default: the lr 0.004 main runs)")
+    p.add_argument("--main", nargs="+", action="extend", metavar="LABEL=RUN_DIR",
+                   help="reference runs; RUN_DIR may be a glob pattern (default: the lr 0.004 main runs in results/)")
     p.add_argument("--sweep", nargs="+", action="extend", metavar="DIR", help="sweep folders (default: the 300-game studies in results/)")
-    p.add_argument("--run", nargs="+", action="extend", default=[], metavar="LABEL=RUN_DIR", help="further single runs")
+    p.add_argument("--run", nargs="+", action="extend", default=[], metavar="LABEL=RUN_DIR",
+                   help="further single runs (RUN_DIR may be a glob pattern)")
     p.add_argument("--out", default=str(ROOT / "short_studies.md"), help="markdown file to write")
     args = p.parse_args(argv)
     games = args.games
@@ -81,7 +101,7 @@ def main(argv=None):
     rows, unfinished = [], []
 
     def add(study, label, run_dir):
-        v = per_seed(run_dir, games)
+        v = per_seed(find_run(run_dir), games)
         if isinstance(v, int):
             unfinished.append(f"{study} {label}: reached game {v}")
         else:

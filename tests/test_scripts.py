@@ -138,3 +138,53 @@ def test_board_study_tables_conditions_comparisons_and_wiring_variance(tmp_path,
     assert "| board_dream | released dreaming | 150 | -0.55 ± 0.29 | -1.31 ± 0.41 |" in text  # the board at 150
     assert "| paired_awake | released no dreaming | not run yet |" in text
     assert (tmp_path / "study.png").is_file()
+
+
+def gzip_metrics(run_dir):
+    """Compress a run folder's metrics as scripts/tidy_results.py does for a finished run."""
+    tidy = load_script("tidy_results")
+    csv_path = run_dir / "metrics.csv"
+    (run_dir / "metrics.csv.gz").write_bytes(tidy.gzip_bytes(csv_path.read_bytes()))
+    csv_path.unlink()
+    return run_dir
+
+
+def test_scripts_read_compressed_metrics_and_find_runs_by_pattern(tmp_path, capsys):
+    ss = load_script("short_studies")
+    main = fake_run(tmp_path / "PongRAM-v0__ref__s0-4x5__20260102-000000", 100, lambda g, s: float(s))
+    fake_run(tmp_path / "PongRAM-v0__ref__s0-4x5__20260101-000000", 100, lambda g, s: -2.0)  # older
+    sweep = tmp_path / "sweep"
+    fake_run(sweep / "runs" / "a" / "PongRAM-v0__a", 100, lambda g, s: 1.0)
+    args = ["--games", "100", "--main", f"ref={tmp_path}/PongRAM-v0__ref__s0-*", "--sweep", str(sweep)]
+    assert ss.main([*args, "--out", str(tmp_path / "plain.md")]) == 0
+    plain = (tmp_path / "plain.md").read_text()
+    assert "| main runs | ref | +2.00 ± 1.41 |" in plain  # the latest of the two matching runs
+    assert ss.find_run(f"{tmp_path}/PongRAM-v0__ref__*") == main and ss.find_run(main) == main
+    with pytest.raises(SystemExit, match="no run folder matches"):
+        ss.find_run(f"{tmp_path}/PongRAM-v0__none__*")
+    gzip_metrics(main)
+    gzip_metrics(sweep / "runs" / "a" / "PongRAM-v0__a")
+    assert ss.main([*args, "--out", str(tmp_path / "gz.md")]) == 0
+    assert (tmp_path / "gz.md").read_text() == plain
+
+    ds = load_script("dream_signal")
+    run = fake_run(tmp_path / "dreamer", 100, lambda g, s: -2.0 + g / 50, dream=lambda g, s: 1.0 if g % 4 == 0 else 0.0)
+    table = ds.signal_table(run, 50)
+    gzip_metrics(run)
+    assert ds.signal_table(run, 50).equals(table)
+
+
+def test_board_study_reads_compressed_metrics(tmp_path, capsys):
+    bs = load_script("board_study")
+    sweep = tmp_path / "board_experiment"
+    for label, level in (("board_awake", -1.0), ("board_dream", -0.5), ("wiring_1001", -0.8)):
+        fake_run(sweep / "runs" / label / f"PongRAM-v0__{label}__s0-4x5", 150, lambda g, s: level + 0.1 * s)
+        fake_run(sweep / "runs" / label / f"PongRAM-v0__{label}__s5-9x5", 100, lambda g, s: level - 0.1 * s,
+                 seeds=range(5, 10))
+    assert bs.main(["--sweep", str(sweep), "--out", str(tmp_path / "plain.md")]) is None
+    plain = (tmp_path / "plain.md").read_text()
+    assert "| board_dream | 10 | 100 |" in plain  # both runs of a condition, up to the block both reached
+    for run in sweep.glob("runs/*/*"):
+        gzip_metrics(run)
+    assert bs.main(["--sweep", str(sweep), "--out", str(tmp_path / "plain.md")]) is None
+    assert (tmp_path / "plain.md").read_text() == plain

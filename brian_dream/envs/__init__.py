@@ -1,5 +1,7 @@
 """Environments: Pong from RAM, a quick tracking task, and batches of them for the replicas."""
 
+import functools
+
 import gymnasium as gym
 import numpy as np
 
@@ -42,10 +44,19 @@ def env_state_size(env_id):
     return ENV_IDS[env_id][1]
 
 
+@functools.lru_cache(maxsize=None)
 def env_action_count(env_id):
-    """Number of actions of environment ``env_id`` (3 for both: stay/NOOP, up, down)."""
+    """Number of actions of environment ``env_id``, read from its (discrete) action space."""
     check_env_id(env_id)
-    return 3
+    env = gym.make(env_id)
+    try:
+        space = env.action_space
+    finally:
+        env.close()
+    if not isinstance(space, gym.spaces.Discrete):
+        raise ConfigError(f"env.id: {env_id!r} has a {type(space).__name__} action space; the policy readout "
+                          "needs a Discrete one")
+    return int(space.n)
 
 
 def make_env(env_id, **kwargs):
@@ -88,6 +99,11 @@ class VectorGames:
     @property
     def n(self):
         return len(self.seeds)
+
+    @property
+    def n_actions(self):
+        """Actions of each game (its discrete action space)."""
+        return int(self.envs.single_action_space.n)
 
     def reset(self):
         """Reset every game; returns the states ``float[R, n_state]``."""

@@ -1,0 +1,119 @@
+"""Building an experiment's networks from its configuration (and exporting them as a project)."""
+
+from pathlib import Path
+
+import brian2
+from brian2 import ms
+
+from ..config import Config, load_preset
+from ..encoding import PopulationEncoder
+from ..errors import ConfigError
+from ..quantities import parse_quantity
+from ..substrate import Substrate
+from ..worldmodel import WorldModel
+
+__all__ = ["as_config", "build_agent_substrate", "build_world_model", "build_networks", "export"]
+
+
+def as_config(config, overrides=None):
+    """A `Config` from a preset name, a YAML path, a dict or a `Config`, with ``overrides`` applied."""
+    if isinstance(config, Config):
+        return config.replace(overrides) if overrides else config
+    if isinstance(config, (str, Path)):
+        return load_preset(str(config), overrides)
+    if isinstance(config, dict):
+        cfg = Config.from_dict(config)
+        return cfg.replace(overrides) if overrides else cfg
+    raise ConfigError(f"config must be a preset name, a YAML path, a dict or a Config, got {type(config).__name__}")
+
+
+def _replica_params(config, which):
+    """Neuron model, parameters (one dict, or one per replica) and mismatch level(s) of a network."""
+    resolve = {"substrate": Config.neuron_model_and_params, "world_model": Config.model_neuron_and_params}[which]
+    model, params = resolve(config)
+    if not config.experiment.replica_overrides:
+        return model, params, getattr(config, which).mismatch
+    replicas = config.replica_configs()
+    return model, [resolve(c)[1] for c in replicas], [getattr(c, which).mismatch for c in replicas]
+
+
+def _wiring_seeds(config):
+    """One chip per replica (None: the replicas' own seeds) or the same chip for all (``substrate.wiring_seed``)."""
+    w = config.substrate.wiring_seed
+    return None if w is None else [w] * len(config.experiment.seeds)
+
+
+def build_agent_substrate(config, name="agent"):
+    """The agent's `~brian_dream.substrate.Substrate` for all replicas of ``config``."""
+    model, params, mismatch = _replica_params(config, "substrate")
+    sub = config.substrate
+    return Substrate(
+        name, model, params, config.experiment.seeds, config.n_inputs(), sub.n_hidden, config.synapse_type(),
+        fan_in=sub.fan_in, max_multiplicity=sub.max_multiplicity, spike_trains=config.encoder.spike_trains,
+        dt=parse_quantity(config.simulation.dt, ms), mismatch=mismatch, wiring_seeds=_wiring_seeds(config),
+    )
+
+
+def build_world_model(config, encoder, name="model"):
+    """The world model's substrate (own connectivity streams) and its readouts."""
+    neuron, params, mismatch = _replica_params(config, "world_model")
+    wm, ag = config.world_model, config.agent
+    synapse_type = config.substrate.synapse_type or neuron.default_synapse_type
+    model = WorldModel(
+        config.experiment.seeds, wm.n_hidden, config.n_state(), config.n_actions(), encoder,
+        action_rate=float(parse_quantity(config.encoder.action_rate, brian2.Hz) / brian2.Hz),
+        lr_state=wm.lr_state, lr_reward=wm.lr_reward, c_state=wm.c_state, c_reward=wm.c_reward,
+        readout_decay=wm.readout_decay, delta_clip=wm.delta_clip, reward_decay=wm.reward_decay,
+        readout_features=wm.readout_features,
+        adam={"beta1": ag.adam_beta1, "beta2": ag.adam_beta2, "eps": ag.adam_eps},
+    )
+    substrate = Substrate(
+        name, neuron, params, config.experiment.seeds, model.n_inputs, wm.n_hidden, synapse_type,
+        fan_in=wm.fan_in, max_multiplicity=wm.max_multiplicity, spike_trains=config.encoder.spike_trains,
+        dt=parse_quantity(config.simulation.dt, ms), mismatch=mismatch, wiring_seeds=_wiring_seeds(config),
+        # action-blind (the board's code): the action generators are driven but wired to nothing
+        n_wired_inputs=None if wm.action_inputs else encoder.n_outputs,
+    )
+    if wm.reward_readout == "state_driven":
+        model.use_reward_inputs(model.state_driven_mask(substrate))
+    return substrate, model
+
+
+def build_networks(config, encoder):
+    """Seed Brian2, build the agent substrate and, if the protocol needs one, the world model.
+
+    Returns ``(substrates, world_model or None)``.
+    """
+    brian2.seed(config.experiment.seeds[0])
+    substrates, model = [build_agent_substrate(config)], None
+    if config.uses_world_model():
+        model_substrate, model = build_world_model(config, encoder)
+        substrates.append(model_substrate)
+    return substrates, model
+
+
+def export(config, directory, overrides=None):
+    """Write the compiled-device project of ``config``'s networks into a new folder ``directory``.
+
+    The folder holds Brian2's cpp_standalone project with the frame bridge, a
+    README, ``layout.json`` and ``drive.py`` (see `brian_dream.standalone.export_project`)
+    and the resolved ``config.yaml``. Returns the folder's path.
+    """
+    import yaml
+
+    from .. import __version__
+    from ..standalone import export_project
+
+    config = as_config(config, overrides)
+    device = config.simulation.device if config.simulation.device != "runtime" else "cpp"
+    encoder = PopulationEncoder.from_config(config)
+    frame = parse_quantity(config.simulation.frame_duration, ms)
+    readme = (f"# brian_dream standalone network: {config.experiment.name}\n\n"
+              f"Exported by brian_dream {__version__} from the configuration in "
+              f"`config.yaml` (seeds {config.experiment.seeds}, device {device}).\n")
+    try:
+        path = export_project(lambda: build_networks(config, encoder)[0], device, frame, directory, readme)
+    except FileExistsError as err:
+        raise ConfigError(str(err)) from None
+    (path / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+    return path

@@ -1,0 +1,238 @@
+"""`train`: build the networks, play the protocol's games, write the run folder."""
+
+import gc
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import brian2
+import numpy as np
+from brian2 import ms
+from tqdm.auto import tqdm
+
+from ..devices import building_for, make_driver
+from ..encoding import PopulationEncoder
+from ..energy import EventCounter
+from ..envs import VectorGames
+from ..envs.dream import DreamVectorEnv
+from ..protocols import Players, RealGames, SpikingAgent, Stopwatch, protocol_for
+from ..quantities import parse_quantity
+from ..readout import PolicyReadout, RewardBaseline
+from ..runs import RunFolder, rows_to_columns
+from .build import as_config, build_networks
+from .checkpoints import Checkpoint, EventLedger
+from .diagnostics import dream_vs_real
+from .records import MetricLog, close_records, run_meta
+from .resume import load_for_resume, resumed_meta
+
+__all__ = ["train", "TrainResult"]
+
+
+@dataclass
+class TrainResult:
+    """What `train` returns.
+
+    Attributes
+    ----------
+    run_dir : `pathlib.Path` or None
+        The run folder (None when ``out_dir`` was None).
+    metrics : dict of numpy arrays
+        Per game and replica, columns as in ``metrics.csv``.
+    timings : dict
+        Wall seconds: ``setup``, ``simulation``, ``env``, ``readout``, ``total`` and
+        the number of ``frames`` and ``agent_frames`` (frames x replicas).
+    weights : numpy.ndarray
+        Final policy readout weights ``[R, n_actions, n_hidden]``.
+    chip_energy : dict
+        What the run's chip events would have cost on DYNAP-SE1
+        (`brian_dream.energy.estimate_energy`), also in ``meta.json``.
+    """
+
+    run_dir: Path | None
+    metrics: dict
+    timings: dict
+    weights: np.ndarray = field(repr=False)
+    chip_energy: dict = field(default_factory=dict, repr=False)
+
+    def final_returns(self, last=50):
+        """Mean return over each replica's last ``last`` real games, ``float[R]``."""
+        g = self.metrics["game"]
+        sel = (g > g.max() - last) & (self.metrics["phase"] == "awake")
+        R = int(self.metrics["replica"].max()) + 1
+        return np.array([self.metrics["return"][sel & (self.metrics["replica"] == r)].mean() for r in range(R)])
+
+
+def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True, resume=None):
+    """Train R agents (one per seed) in one simulation, with the configured protocol.
+
+    Protocols (`brian_dream.protocols`): ``awake`` (real games only), ``dream`` (each
+    real game is followed by ``dream.per_game`` dreams of ``dream.length`` steps in the
+    world model; ``dream.oracle`` plays them in the real game) and ``plan`` (every
+    ``2 n_fut`` real steps an ``n_fut``-step model rollout adds imagined rewards to the
+    policy gradient).
+
+    Parameters
+    ----------
+    config : str, path, dict or `Config`
+        A preset name (see `brian_dream.config.available_presets`), a YAML file, or a
+        config.
+    out_dir : path-like or None
+        Parent folder of the run folder; None writes nothing (notebooks, tests).
+    overrides : dict, optional
+        Dotted keys, e.g. ``{"experiment.games": 200, "experiment.seeds": [0, 1]}``.
+    progress : bool
+        Show a progress bar with games/s and the current mean return.
+    resume : path-like, optional
+        A run folder to continue from its last complete checkpoint (``config`` and
+        ``out_dir`` are then ignored; ``overrides`` may only raise
+        ``experiment.games``). The continued run ends with the same numbers as an
+        uninterrupted one.
+
+    Returns
+    -------
+    result : `TrainResult`
+    """
+    t_start = time.perf_counter()
+    # a previous run's Brian2 objects may still sit in reference cycles; collected now,
+    # this run's groups get the same names and so reuse the compiled code
+    gc.collect()
+    state, rows = None, []
+    if resume is not None:
+        config, state, rows = load_for_resume(resume, overrides)
+    else:
+        config = as_config(config, overrides)
+    exp, sim, wm = config.experiment, config.simulation, config.world_model
+    protocol = protocol_for(config)
+    first_game = int(state["game"]) + 1 if state is not None else 0
+
+    # -- seeding: every replica draws from streams derived from its own seed
+    # (brian_dream.seeding.replica_rng); Brian2's own stream is only used by Poisson
+    # generators, and is seeded from the first replica's seed (build_networks).
+    # -- build everything before anything is written, so bad input leaves no folder;
+    # on cpp/cuda the network is compiled here, once (or taken from the build cache)
+    frame = parse_quantity(sim.frame_duration, ms)
+    encoder = PopulationEncoder.from_config(config)
+    with building_for(sim.device):
+        substrates, model = build_networks(config, encoder)
+        driver = make_driver(sim.device, substrates, frame, parse_quantity(sim.dt, ms), sim.codegen_target)
+    games = VectorGames(config.env.id, exp.seeds, **config.env.kwargs)
+    policy = _policy_readout(config)
+    baseline = (RewardBaseline(len(exp.seeds), config.dream.baseline_decay)
+                if protocol.model_based and config.dream.reward_baseline else None)
+    ledger = EventLedger(EventCounter(substrates, frame), from_game=first_game)
+
+    # -- the run folder (a resumed run keeps its own)
+    meta = run_meta(config, substrates, driver)
+    elapsed_before = 0.0
+    if resume is not None:
+        run = RunFolder(resume)
+        elapsed_before = resumed_meta(run, meta, state, sim.device)
+    else:
+        run = RunFolder.create(out_dir, config, meta) if out_dir is not None else None
+    log = MetricLog(exp.seeds, _count_seconds(config, model), rows)
+    watch = Stopwatch()
+    bar = _ProgressBar(exp, first_game, log.count_s, enabled=progress)
+    comparison = None
+    try:
+        with driver.open(ledger.counter, accumulate=sim.count_window == "since_last_read") as session:
+            players = _players(config, session, encoder, policy, games, model, baseline, watch)
+            checkpoint = _checkpoint(session, games, policy=policy, model=model, baseline=baseline, events=ledger)
+            if state is not None:
+                checkpoint.restore(state)
+
+            for game in range(first_game, exp.games):
+                learn = game >= config.agent.start_learning_game
+                if model is not None and wm.freeze_after_games:
+                    model.learning = game < wm.freeze_after_games
+                phases = protocol.play(players, learn)
+                for phase, stats, errors in phases:
+                    log.add(game, phase, learn, stats, errors)
+                bar.update(phases[0][1])
+                if run is not None and ((game + 1) % exp.checkpoint_every == 0 or game + 1 == exp.games):
+                    run.write_metrics(log.rows)
+                    run.write_checkpoint(checkpoint.state(
+                        game=game, seeds=exp.seeds, elapsed_s=elapsed_before + time.perf_counter() - t_start))
+            event_totals = ledger.counter.totals()  # the dream-vs-real figure's frames are not part of the run
+            if model is not None:
+                comparison = dream_vs_real(players.real, players.agent, players.dream_env,
+                                           min(config.dream.length, config.env.play_steps),
+                                           config.dream.warmup_history)
+    finally:
+        bar.close()
+        games.close()
+        driver.close()
+
+    metrics = rows_to_columns(log.rows)
+    timings = dict(driver.timings)
+    timings.update(env=watch.totals["env"], readout=watch.totals["readout"], model=watch.totals["model"],
+                   this_process=time.perf_counter() - t_start)
+    # total covers every segment of a resumed run (earlier ones up to their last checkpoint)
+    timings["total"] = elapsed_before + timings["this_process"]
+    close_records(run, meta, config, metrics, timings, ledger, event_totals, first_game, comparison)
+    return TrainResult(run.path if run else None, metrics, timings, policy.W.copy(), meta["chip_energy"])
+
+
+def _checkpoint(session, games, **components):
+    """The run's state: the simulation and the games under their own keys, the rest by name."""
+    checkpoint = Checkpoint()
+    checkpoint.add(None, session, "get_state", "set_state")
+    checkpoint.add(None, games, "get_state", "set_state")
+    for name, component in components.items():
+        if component is not None:
+            checkpoint.add(name, component)
+    return checkpoint
+
+
+def _policy_readout(config):
+    ag = config.agent
+    return PolicyReadout(
+        config.experiment.seeds, config.substrate.n_hidden, config.n_actions(),
+        learning_rate=config.per_replica("agent.learning_rate"), gamma=ag.gamma, input_scale=ag.input_scale,
+        logit_clip=ag.logit_clip, init_std=ag.init_std, readout_decay=ag.readout_decay,
+        entropy_bonus=config.per_replica("agent.entropy_bonus"),
+        adam={"beta1": ag.adam_beta1, "beta2": ag.adam_beta2, "eps": ag.adam_eps},
+        step_while_gated=ag.adam_while_gated,
+    )
+
+
+def _count_seconds(config, model):
+    """The time an agent's counts cover: with the board's reads and a world model taking
+    turns with the agent, its own frame and the model's (so ``rate_hz`` stays a rate)."""
+    frame_s = float(parse_quantity(config.simulation.frame_duration, ms) / brian2.second)
+    board_reads = config.simulation.count_window == "since_last_read"
+    return frame_s * (2 if board_reads and model is not None else 1)
+
+
+def _players(config, session, encoder, policy, games, model, baseline, watch):
+    board_reads = config.simulation.count_window == "since_last_read"
+    dr = config.dream
+    # reading counts "since the last read" is the board's chip, whose agent and model
+    # cores take turns on shared generators: the model's then show the agent's states too
+    shared = ((lambda states: {"model": model.rates(states, model.last_actions)})
+              if board_reads and model is not None else None)
+    agent = SpikingAgent(session, "agent", encoder, policy, watch, shared_inputs=shared)
+    real = RealGames(games, config.env.noop_steps, session, model, watch=watch,
+                     model_frames="sequential" if board_reads else "parallel",
+                     learn_on_noops=config.world_model.learn_on_noops)
+    dream_env = (DreamVectorEnv(model, session, warmup_frames=dr.warmup_frames, clip_states=dr.clip_states,
+                                reset_network=dr.reset_network) if model is not None else None)
+    return Players(agent, real, dream_env, baseline)
+
+
+class _ProgressBar:
+    """Games done, games/s, and the recent mean return, entropy and hidden rate."""
+
+    def __init__(self, exp, first_game, count_s, enabled=True):
+        self.window, self.count_s, self.recent = exp.curve_window, count_s, []
+        self.bar = tqdm(total=exp.games, initial=first_game, desc=f"{exp.name} R={len(exp.seeds)}", unit="game",
+                        disable=not enabled, dynamic_ncols=True)
+
+    def update(self, stats):
+        self.recent.append(stats["return"].mean())
+        del self.recent[: -self.window]
+        self.bar.update(1)
+        self.bar.set_postfix(ret=f"{np.mean(self.recent):+.2f}", H=f"{stats['entropy'].mean():.2f}",
+                             rate=f"{stats['spikes_per_frame'].mean() / self.count_s:.1f}Hz")
+
+    def close(self):
+        self.bar.close()
