@@ -13,10 +13,29 @@ See ``brian-dream --help`` for the same from the command line.
 
 __version__ = "0.1.0"
 
-from .config import Config, available_neuron_sets, available_presets, load_preset  # noqa: E402
 from .errors import BrianDreamError, ChipConstraintError, CheckpointError, ConfigError, DeviceError  # noqa: E402
-from .experiment import TrainResult, export, train  # noqa: E402
-from .runs import read_metrics  # noqa: E402
+
+#: What ``import brian_dream`` offers, loaded on first use: importing Brian2 takes seconds,
+#: which a command line asking for ``--help`` should not pay.
+_LAZY = {
+    "Config": "config", "load_preset": "config", "available_presets": "config", "available_neuron_sets": "config",
+    "train": "experiment", "export": "experiment", "TrainResult": "experiment", "read_metrics": "runs",
+}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'brian_dream' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
+
 
 __all__ = [
     "Config",

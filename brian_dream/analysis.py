@@ -10,8 +10,9 @@ import yaml
 from .chip import board_time
 from .config import Config
 from .errors import CheckpointError
-from .plots import color_cycle, new_figure, per_replica_curves, plot_band
-from .runs import RunFolder, atomic_write, read_metrics
+from .plots import (LEGEND_FONTSIZE, band_legend, color_cycle, data_range, new_figure, per_replica_curves, plot_band,
+                    save_figure)
+from .runs import RunFolder, atomic_write, find_metrics, read_metrics
 
 __all__ = ["block_means", "load_condition", "board_results", "compare_conditions", "games_to_reach"]
 
@@ -56,16 +57,17 @@ def load_condition(run_dirs, block=50):
     -------
     games, values[n_seeds, n_blocks], seeds, entropy[n_seeds, n_blocks], meta
         ``meta`` lists each folder's timings, ``model_state_mse[n_seeds, n_blocks]``
-        (NaN without a world model) and ``board_s``, the estimated time of
-        all its seeds on the DYNAP-SE1 board (`brian_dream.chip.board_time`).
+        (NaN without a world model), ``board_s``, the estimated time of
+        all its seeds on the DYNAP-SE1 board (`brian_dream.chip.board_time`), and
+        ``return_range``, the return a game can take (`Config.return_range`; None if unknown).
     """
     games = None
     values, seeds, entropy, model_error, timings = [], [], [], [], []
-    board_s, energy = 0.0, []
+    board_s, energy, ranges = 0.0, [], []
     for d in run_dirs:
         d = Path(d)
-        if not (d / "metrics.csv").is_file():
-            raise CheckpointError(f"{d}: not a run folder (no metrics.csv)")
+        if find_metrics(d) is None:
+            raise CheckpointError(f"{d}: not a run folder (no metrics.csv or metrics.csv.gz)")
         m = read_metrics(d)
         g, v, s = block_means(m, block)
         n, b = v.shape[1], g[0]
@@ -80,6 +82,7 @@ def load_condition(run_dirs, block=50):
         energy.append((run_meta.get("chip_energy"), len(s)))
         config = Config.from_dict(yaml.safe_load((d / "config.yaml").read_text()))
         board_s += board_time(config)["seconds"] * (int(m["game"].max()) + 1) * len(s)
+        ranges.append(config.return_range())
     n = len(games)
     values = np.concatenate([v[:, :n] for v in values])
     entropy = np.concatenate([h[:, :n] for h in entropy])
@@ -92,8 +95,12 @@ def load_condition(run_dirs, block=50):
         chip = {"per_game_J": per_game, "verified": all(e["table"]["verified"] for e, _ in energy)}
     else:
         chip = None
+    return_range = None
+    if all(r is not None for r in ranges):
+        return_range = (min(r[0] for r in ranges), max(r[1] for r in ranges))
     return games, values, np.array(seeds), entropy, {"timings": timings, "board_s": board_s,
-                                                     "model_state_mse": model_error, "chip_energy": chip}
+                                                     "model_state_mse": model_error, "chip_energy": chip,
+                                                     "return_range": return_range}
 
 
 def _energy_cell(condition):
@@ -149,22 +156,27 @@ def compare_conditions(conditions, out_dir, reference=True, block=50):
     out_dir.mkdir(parents=True, exist_ok=True)
     data = {label: load_condition(dirs, block) for label, dirs in conditions.items()}
     has_model = any(np.isfinite(d[4]["model_state_mse"]).any() for d in data.values())
-    fig = new_figure(figsize=(6 * (2 + has_model), 4.2))
+    fig = new_figure(figsize=(5.5 * (2 + has_model), 4.8), layout="constrained")
     axes = fig.subplots(1, 2 + has_model)
     ax_r, ax_h = axes[:2]
     colors = color_cycle()
+    entries = []  # (label, colour) of the figure's legend, below the panels
     # conditions are compared where all of them have data (runs may still be in progress)
     n_common = min(len(d[0]) for d in data.values())
     summary = {"block": block, "compared_at_game": int(next(iter(data.values()))[0][n_common - 1]),
                "conditions": {}}
     for k, (label, (games, values, seeds, entropy, meta)) in enumerate(data.items()):
-        plot_band(ax_r, games, values, colors[k], f"{label} (n={len(seeds)})")
-        plot_band(ax_h, games, entropy, colors[k], label)
+        color = colors[k % len(colors)]
+        # bands clipped to the return a game can take (from the config), else to the data's range
+        plot_band(ax_r, games, values, color, f"{label} (n={len(seeds)})", meta["return_range"] or data_range(values))
+        plot_band(ax_h, games, entropy, color, label, data_range(entropy))
+        entries.append((f"{label} (n={len(seeds)})", color))
         if np.isfinite(meta["model_state_mse"]).any():
-            plot_band(axes[2], games, meta["model_state_mse"], colors[k], label)
+            plot_band(axes[2], games, meta["model_state_mse"], color, label, data_range(meta["model_state_mse"]))
             axes[2].set_yscale("log")
+            axes[2].set_title("world-model state error", fontsize=LEGEND_FONTSIZE + 1)
             axes[2].set_xlabel("games")
-            axes[2].set_ylabel("world-model state error (mean squared, RAM units²)")
+            axes[2].set_ylabel("mean squared error (RAM units²)")
         final = values[:, n_common - 1]
         wall = sum(t.get("total", 0.0) for t in meta["timings"])
         summary["conditions"][label] = {
@@ -179,16 +191,19 @@ def compare_conditions(conditions, out_dir, reference=True, block=50):
     if reference:
         for k, (label, dreaming) in enumerate((("board, no dreaming", False), ("board, dreaming", True))):
             g, v = board_results(dreaming)
-            plot_band(ax_r, g, v, colors[len(data) + k], label)
+            color = colors[(len(data) + k) % len(colors)]
+            plot_band(ax_r, g, v, color, label, (-21.0, 21.0))  # Pong on the board
+            entries.append((f"{label} (released, n={len(v)})", color))
             summary["conditions"].setdefault("_board", {})[label] = {"final_mean": float(v[:, -1].mean()),
                                                                       "final_sd": float(v[:, -1].std())}
+    ax_r.set_title("return", fontsize=LEGEND_FONTSIZE + 1)
     ax_r.set_xlabel("games")
     ax_r.set_ylabel(f"mean return of the last {block} games")
+    ax_h.set_title("policy entropy", fontsize=LEGEND_FONTSIZE + 1)
     ax_h.set_xlabel("games")
     ax_h.set_ylabel("policy entropy (nats)")
-    ax_r.legend(fontsize=6)
-    fig.tight_layout()
-    fig.savefig(out_dir / "comparison.png", dpi=120)
+    band_legend(fig, entries)
+    save_figure(fig, out_dir / "comparison.png", dpi=120)
 
     labels = list(data)
     at = summary["compared_at_game"]

@@ -1,6 +1,8 @@
 """The ``brian-dream`` command line."""
 
 import argparse
+import difflib
+import re
 import sys
 from pathlib import Path
 
@@ -47,13 +49,37 @@ def _int_at_least(minimum, what):
 _positive = _int_at_least(1, "positive")
 _nonnegative = _int_at_least(0, "non-negative")
 
+# the choices of --protocol and --device (brian_dream.config checks the same names)
+_PROTOCOLS = ("awake", "dream", "plan")
+_DEVICES = ("runtime", "cpp", "cuda")
+
+
+def one_line(message):
+    """``message`` on one line: its lines joined with "; ", blank ones dropped."""
+    return "; ".join(line.strip() for line in str(message).splitlines() if line.strip())
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument parser whose usage errors are one line, as every other brian-dream error:
+    ``brian-dream: error: <what is wrong> (see 'brian-dream train --help')``, exit status 2."""
+
+    def error(self, message):
+        message = one_line(message)
+        wrong = re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message)
+        if wrong:
+            choices = [c.strip(" '") for c in wrong.group(2).split(",")]
+            close = difflib.get_close_matches(wrong.group(1), choices, n=1)
+            if close:
+                message += f"; did you mean {close[0]!r}?"
+        self.exit(2, f"brian-dream: error: {message} (see '{self.prog} --help')\n")
+
 
 def _add_config_options(p):
     p.add_argument("--preset", default="dynapse_pong", metavar="NAME|FILE",
                    help="experiment preset from models/ (see 'brian-dream presets') or a YAML file "
                         "(default: %(default)s)")
     p.add_argument("--games", type=_positive, metavar="N", help="games per replica (experiment.games)")
-    p.add_argument("--protocol", choices=["awake", "dream", "plan"],
+    p.add_argument("--protocol", choices=_PROTOCOLS,
                    help="awake: real games only; dream: each game followed by dreams in the world model; "
                         "plan: short model rollouts during real games (experiment.protocol)")
     p.add_argument("--seeds", type=_positive, metavar="N",
@@ -61,7 +87,7 @@ def _add_config_options(p):
     p.add_argument("--seed", type=_nonnegative, default=None, metavar="SEED",
                    help="first seed for --seeds (default 0; alone: run one replica with this seed)")
     p.add_argument("--seed-list", type=_seed_list, metavar="S1,S2,...", help="explicit list of replica seeds")
-    p.add_argument("--device", choices=["runtime", "cpp", "cuda"],
+    p.add_argument("--device", choices=_DEVICES,
                    help="runtime: Brian2 runtime mode; cpp: the network compiled once with cpp_standalone and "
                         "driven frame by frame; cuda: brian2cuda (simulation.device)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -70,7 +96,7 @@ def _add_config_options(p):
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="brian-dream",
         description="Spiking agents (Brian2; LIF or simulated DYNAP-SE) that learn Atari Pong by policy gradient, "
                     "awake, dreaming in a learned spiking world model, or planning with it.",
@@ -79,10 +105,12 @@ def build_parser():
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    parser.commands = sub.choices  # command name -> its parser, for errors that name the command's --help
 
     p = sub.add_parser("train", help="train agents and write a run folder",
                        description="Train one agent per seed (all replicas in one Brian2 simulation) and write a run "
-                                   "folder: config.yaml, meta.json, metrics.csv, checkpoint.npz, learning_curve.png.")
+                                   "folder: config.yaml, meta.json, metrics.csv (metrics.csv.gz once tidied), "
+                                   "checkpoint.npz, learning_curve.png.")
     _add_config_options(p)
     p.add_argument("--out", default="runs", metavar="DIR", help="parent folder of run folders (default: %(default)s)")
     p.add_argument("--quiet", action="store_true", help="no progress bar; print only the summary")
@@ -129,7 +157,7 @@ def build_parser():
                    help="Dask distributed scheduler (tcp://host:8786); its workers must see --out")
     p.add_argument("--games", type=_positive, default=None, help="games per run instead of the spec's")
     p.add_argument("--seeds", type=_positive, default=None, help="use seeds 0..N-1 instead of the spec's")
-    p.add_argument("--device", choices=["runtime", "cpp", "cuda"], default=None,
+    p.add_argument("--device", choices=_DEVICES, default=None,
                    help="simulation.device of every new run (cpp: each network compiled once, cached)")
     p.add_argument("--no-batch", action="store_true",
                    help="one simulation per grid point, even where grid points could share one (spec key batch)")
@@ -260,11 +288,11 @@ def _cmd_show_config(args):
 
 
 def _cmd_presets(args):
-    from .config import _preset_data, available_neuron_sets, available_presets, load_neuron_set
+    from .config import available_neuron_sets, available_presets, load_neuron_set, preset_data
 
     print("experiment presets (models/*.yaml):")
     for name in available_presets():
-        data, _ = _preset_data(name)
+        data, _ = preset_data(name)
         print(f"  {name:16s} {data.get('description', '')}")
     print("neuron parameter sets (models/neurons/*.yaml):")
     for name in available_neuron_sets():
@@ -279,10 +307,10 @@ def _cmd_envs(args):
 
 
 def _cmd_neuron(args):
-    from .config import _resolve_neuron, load_neuron_set
+    from .config import load_neuron_set, resolve_neuron
 
     data = load_neuron_set(args.name)
-    model, params = _resolve_neuron(args.name, [], f"models/neurons/{args.name}.yaml")
+    model, params = resolve_neuron(args.name, [], f"models/neurons/{args.name}.yaml")
     print(f"{args.name}: neuron model {model.name!r} ({type(model).__name__})")
     width = max(len(k) for k in model.parameters)
     for key, spec in model.parameters.items():
@@ -313,18 +341,26 @@ def _cmd_neuron(args):
 
 def _run_dir(text):
     path = Path(text)
-    if not ((path / "metrics.csv").is_file() and (path / "config.yaml").is_file()):
-        raise ConfigError(f"{text}: not a run folder (it needs metrics.csv and config.yaml)")
+    from .runs import find_metrics
+
+    if find_metrics(path) is None or not (path / "config.yaml").is_file():
+        raise ConfigError(f"{text}: not a run folder (it needs metrics.csv or metrics.csv.gz, and config.yaml)")
     return path
 
 
 def _cmd_plot(args):
+    from .config import Config
     from .plots import learning_curve_figure
     from .runs import read_metrics
 
-    runs = {path.name: read_metrics(path) for path in map(_run_dir, args.runs)}
+    paths = [_run_dir(text) for text in args.runs]
+    runs = {path.name: read_metrics(path) for path in paths}
+    # the ± SD bands are clipped to the return a game can take (from the runs' configs)
+    ranges = [Config.from_dict(yaml.safe_load((path / "config.yaml").read_text()), where=str(path / "config.yaml"))
+              .return_range() for path in paths]
+    return_range = (min(r[0] for r in ranges), max(r[1] for r in ranges)) if None not in ranges else None
     out = args.out or Path(args.runs[0]) / "learning_curve.png"
-    learning_curve_figure(runs, window=args.window, path=out)
+    learning_curve_figure(runs, window=args.window, path=out, return_range=return_range)
     print(out)
 
 
@@ -374,15 +410,20 @@ _COMMANDS = {
 
 def main(argv=None):
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # reported by the command's parser, so the hint points at that command's --help
+        parser.commands.get(args.command, parser).error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.command is None:
         parser.print_help()
         return 0
     try:
         _COMMANDS[args.command](args)
     except BrianDreamError as err:
-        print(f"brian-dream: error: {err}", file=sys.stderr)
+        print(f"brian-dream: error: {one_line(err)}", file=sys.stderr)
         return 2
+    except OSError as err:  # a folder or file that cannot be read or written
+        print(f"brian-dream: error: {one_line(err)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("brian-dream: interrupted; the run folder keeps the last complete checkpoint", file=sys.stderr)
         return 130

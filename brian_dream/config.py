@@ -3,17 +3,20 @@
 import copy
 import dataclasses
 import difflib
+import math
 from dataclasses import dataclass, field
 from importlib import resources
 
 import yaml
 from brian2 import Hz, ms
 
-from .devices import DEVICES as _DEVICES
 from .errors import ChipConstraintError, ConfigError
 from .neurons import get_neuron_model
 from .quantities import parse_quantity
-from .worldmodel import READOUT_FEATURES as WORLD_MODEL_FEATURES
+
+# Nothing here imports the simulation (devices, substrate, world model, experiment): a
+# config is read, checked and written without building anything. The few names of runtime
+# options it checks are constants below, which the runtime modules can import from here.
 
 __all__ = [
     "Config",
@@ -32,7 +35,37 @@ __all__ = [
     "CHIP_CAM_SLOTS",
     "REPLICA_KEYS",
     "is_replica_key",
+    "DEVICES",
+    "PROTOCOLS",
+    "COUNT_WINDOWS",
+    "READOUT_FEATURES",
+    "FIELD_RULES",
+    "Number",
+    "Integer",
+    "PhysicalQuantity",
+    "apply_overrides",
+    "parse_override",
+    "did_you_mean",
+    "read_yaml",
+    "preset_data",
+    "resolve_neuron",
 ]
+
+#: Simulation devices (``simulation.device``); `brian_dream.devices` has a frame driver for each.
+DEVICES = ("runtime", "cpp", "cuda")
+
+#: Experiment protocols (``experiment.protocol``).
+PROTOCOLS = ("awake", "dream", "plan")
+
+#: What a network's spike counts cover (``simulation.count_window``).
+COUNT_WINDOWS = ("frame", "since_last_read")
+
+#: What the world model's readouts can read (``world_model.readout_features``); see
+#: `brian_dream.worldmodel.WorldModel`.
+READOUT_FEATURES = ("filtered", "filtered+frame")
+
+#: Former name of `READOUT_FEATURES`.
+WORLD_MODEL_FEATURES = READOUT_FEATURES
 
 #: CAM (fan-in) entries per neuron on DYNAP-SE1.
 CHIP_CAM_SLOTS = 64
@@ -293,13 +326,158 @@ _SECTIONS = {
     "dream": DreamConfig,
 }
 
-_PROTOCOLS = ("awake", "dream", "plan")
-_COUNT_WINDOWS = ("frame", "since_last_read")
 
 
-def _suggest(name, choices):
+def did_you_mean(name, choices):
+    """``" (did you mean 'x'?)"`` for the choice closest to ``name``, or ``""``: the tail of an error message."""
     close = difflib.get_close_matches(name, list(choices), n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+#: Former private name of `did_you_mean` (brian_dream.sweep imports it).
+_suggest = did_you_mean
+
+
+# -- value rules: what every numeric setting may hold -------------------------------------
+
+
+@dataclass(frozen=True)
+class Integer:
+    """An integer setting of at least ``low`` (``optional``: or null)."""
+
+    low: int = 0
+    optional: bool = False
+    note: str = ""
+
+    def check(self, value, where):
+        if value is None and self.optional:
+            return
+        if not isinstance(value, int) or isinstance(value, bool) or value < self.low:
+            kind = {0: "non-negative", 1: "positive"}.get(self.low, f">= {self.low}")
+            raise ConfigError(f"{where}: must be a {kind} integer{' or null' if self.optional else ''}"
+                              f"{self.note}, got {value!r}")
+
+
+@dataclass(frozen=True)
+class Number:
+    """A float setting: a finite number in [low, high], an end excluded where ``*_open``."""
+
+    low: float = -math.inf
+    high: float = math.inf
+    low_open: bool = False
+    high_open: bool = False
+    note: str = ""
+
+    def check(self, value, where):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"{where}: must be a number, got {value!r}")
+        if not math.isfinite(value):
+            raise ConfigError(f"{where}: must be a finite number{self._range()}, got {value!r}")
+        if (value <= self.low if self.low_open else value < self.low) or \
+                (value >= self.high if self.high_open else value > self.high):
+            raise ConfigError(f"{where}: must be{self._range()}{self.note}, got {value!r}")
+
+    def _range(self):
+        if self.low == -math.inf and self.high == math.inf:
+            return ""
+        if self.high == math.inf:
+            return f" {'>' if self.low_open else '>='} {self.low:g}"
+        return f" in {'(' if self.low_open else '['}{self.low:g}, {self.high:g}{')' if self.high_open else ']'}"
+
+
+@dataclass(frozen=True)
+class PhysicalQuantity:
+    """A quantity written with its unit (``"0.5 ms"``), of the dimensions of ``unit``."""
+
+    unit: object
+    sign: str = "positive"
+    """``"positive"`` (> 0) or ``"nonnegative"`` (>= 0)."""
+    note: str = ""
+
+    def check(self, value, where):
+        """The value as a `~brian2.units.Quantity`; bare numbers, wrong units, NaN and inf are refused."""
+        q = parse_quantity(value, self.unit, where)
+        v = float(q / self.unit)
+        if self.sign == "positive" and v <= 0:
+            raise ConfigError(f"{where}: must be > 0{self.note}, got {value!r}")
+        if self.sign == "nonnegative" and v < 0:
+            raise ConfigError(f"{where}: must be >= 0{self.note}, got {value!r}")
+        return q
+
+
+_FRACTION = Number(0, 1, high_open=True)  # a decay factor or Adam beta: [0, 1)
+_RATE = Number(0)  # learning rates and loss weights: >= 0
+_POSITIVE = Number(0, low_open=True)
+_MISMATCH = Number(0, 1, high_open=True, note=" (a relative SD, e.g. 0.2 for 20 %)")
+
+#: The one place that says what each numeric setting may hold: every int and float field and
+#: every quantity (unit-bearing text) field of every section. `Config.validate` applies these
+#: first; a float field is always refused when NaN or infinite. Checks that relate several
+#: settings (chip constraints, whole time steps, protocols) follow in `Config.validate`.
+FIELD_RULES = {
+    "experiment.games": Integer(1),
+    "experiment.checkpoint_every": Integer(1),
+    "experiment.curve_window": Integer(1),
+    "env.noop_steps": Integer(0),
+    "env.play_steps": Integer(1),
+    "encoder.generators_per_variable": Integer(1),
+    "encoder.first_centre": Number(),
+    "encoder.centre_spacing": _POSITIVE,
+    "encoder.sigma": _POSITIVE,
+    "encoder.scale": _POSITIVE,
+    "encoder.rate_quantum": PhysicalQuantity(Hz, "nonnegative", " ('0 Hz' switches quantisation off)"),
+    "encoder.action_rate": PhysicalQuantity(Hz, "nonnegative"),
+    "substrate.n_hidden": Integer(1),
+    "substrate.fan_in": Integer(1),
+    "substrate.max_multiplicity": Integer(1),
+    "substrate.mismatch": _MISMATCH,
+    "substrate.wiring_seed": Integer(0, optional=True, note=" (null: each replica its own wiring)"),
+    "simulation.dt": PhysicalQuantity(ms),
+    "simulation.frame_duration": PhysicalQuantity(ms),
+    "agent.readout_decay": _FRACTION,
+    "agent.input_scale": _POSITIVE,
+    "agent.logit_clip": _POSITIVE,
+    "agent.init_std": Number(0),
+    "agent.gamma": Number(0, 1),
+    "agent.learning_rate": _RATE,
+    "agent.adam_beta1": _FRACTION,
+    "agent.adam_beta2": _FRACTION,
+    "agent.adam_eps": _POSITIVE,
+    "agent.start_learning_game": Integer(0),
+    "agent.entropy_bonus": Number(0, note=" (0 = off)"),
+    "world_model.n_hidden": Integer(1),
+    "world_model.fan_in": Integer(1),
+    "world_model.max_multiplicity": Integer(1),
+    "world_model.mismatch": _MISMATCH,
+    "world_model.n_state": Integer(0),
+    "world_model.lr_state": _RATE,
+    "world_model.lr_reward": _RATE,
+    "world_model.c_state": _RATE,
+    "world_model.c_reward": _RATE,
+    "world_model.readout_decay": _FRACTION,
+    "world_model.delta_clip": Number(0),
+    "world_model.reward_decay": _FRACTION,
+    "world_model.freeze_after_games": Integer(0),
+    "dream.length": Integer(1),
+    "dream.per_game": Integer(1),
+    "dream.warmup_frames": Integer(0),
+    "dream.n_fut": Integer(1),
+    "dream.reward_weight": Number(0, note=" (0: a sham-dreaming control)"),
+    "dream.baseline_decay": _FRACTION,
+}
+
+
+def _check_fields(config):
+    """Apply `FIELD_RULES` to every field of ``config`` (a float field without a rule must be finite)."""
+    for section, cls in _SECTIONS.items():
+        values = getattr(config, section)
+        for f in dataclasses.fields(cls):
+            key = f"{section}.{f.name}"
+            rule = FIELD_RULES.get(key)
+            if rule is None and isinstance(f.default, float):
+                rule = Number()
+            if rule is not None:
+                rule.check(getattr(values, f.name), key)
 
 
 @dataclass
@@ -334,7 +512,8 @@ class Config:
         for name, value in data.items():
             if name not in _SECTIONS:
                 raise ConfigError(
-                    f"{where}: unknown section {name!r}{_suggest(name, _SECTIONS)}; sections are {', '.join(_SECTIONS)}"
+                    f"{where}: unknown section {name!r}{did_you_mean(name, _SECTIONS)}; "
+                    f"sections are {', '.join(_SECTIONS)}"
                 )
             kwargs[name] = _section_from_dict(_SECTIONS[name], value, f"{where}.{name}")
         cfg = cls(**kwargs)
@@ -355,14 +534,13 @@ class Config:
     def validate(self):
         """Check every value; raise `ConfigError` naming the first problem and its fix."""
         e, env, enc, sub, sim, ag = self.experiment, self.env, self.encoder, self.substrate, self.simulation, self.agent
-        if e.protocol not in _PROTOCOLS:
+        wm, dr = self.world_model, self.dream
+        _check_fields(self)
+        if e.protocol not in PROTOCOLS:
             raise ConfigError(
-                f"experiment.protocol: unknown protocol {e.protocol!r}{_suggest(e.protocol, _PROTOCOLS)}; "
-                f"available: {', '.join(_PROTOCOLS)}"
+                f"experiment.protocol: unknown protocol {e.protocol!r}{did_you_mean(e.protocol, PROTOCOLS)}; "
+                f"available: {', '.join(PROTOCOLS)}"
             )
-        _positive_int(e.games, "experiment.games")
-        _positive_int(e.checkpoint_every, "experiment.checkpoint_every")
-        _positive_int(e.curve_window, "experiment.curve_window")
         if not isinstance(e.seeds, list) or not e.seeds:
             raise ConfigError("experiment.seeds: give a non-empty list of integer seeds, e.g. [0, 1, 2] (or --seeds N)")
         for s in e.seeds:
@@ -375,35 +553,23 @@ class Config:
         check_env_id(env.id)
         if not isinstance(env.kwargs, dict):
             raise ConfigError("env.kwargs: must be a mapping of gymnasium.make keyword arguments")
-        _nonnegative_int(env.noop_steps, "env.noop_steps")
-        _positive_int(env.play_steps, "env.play_steps")
         if enc.kind != "population":
             raise ConfigError(f"encoder.kind: unknown encoder {enc.kind!r}; available: population")
-        _positive_int(enc.generators_per_variable, "encoder.generators_per_variable")
-        for key in ("centre_spacing", "sigma", "scale"):
-            _positive_float(getattr(enc, key), f"encoder.{key}")
-        _float(enc.first_centre, "encoder.first_centre")
-        if float(parse_quantity(enc.rate_quantum, Hz, "encoder.rate_quantum")) < 0:
-            raise ConfigError("encoder.rate_quantum: must be >= 0 Hz ('0 Hz' switches quantisation off)")
-        if float(parse_quantity(enc.action_rate, Hz, "encoder.action_rate")) < 0:
-            raise ConfigError("encoder.action_rate: must be >= 0 Hz")
         if enc.spike_trains not in ("regular", "poisson"):
             raise ConfigError(f"encoder.spike_trains: must be 'regular' or 'poisson', got {enc.spike_trains!r}")
         model, _ = self.neuron_model_and_params()
         if sub.synapse_type:
             model.check_synapse_type(sub.synapse_type)
         _check_chip_network("substrate", sub, self.n_inputs())
-        if sim.device not in _DEVICES:
+        if sim.device not in DEVICES:
             raise ConfigError(
-                f"simulation.device: unknown device {sim.device!r}{_suggest(sim.device, _DEVICES)}; "
-                f"available: {', '.join(_DEVICES)}"
+                f"simulation.device: unknown device {sim.device!r}{did_you_mean(sim.device, DEVICES)}; "
+                f"available: {', '.join(DEVICES)}"
             )
         if sim.codegen_target not in ("cython", "numpy"):
             raise ConfigError(f"simulation.codegen_target: must be 'cython' or 'numpy', got {sim.codegen_target!r}")
         dt = parse_quantity(sim.dt, ms, "simulation.dt")
         frame = parse_quantity(sim.frame_duration, ms, "simulation.frame_duration")
-        if dt <= 0 or frame <= 0:
-            raise ConfigError("simulation.dt and simulation.frame_duration must be > 0")
         steps = float(frame / dt)
         if abs(steps - round(steps)) > 1e-6:
             raise ConfigError(
@@ -412,72 +578,30 @@ class Config:
         _check_time_constants("substrate", *self.neuron_model_and_params(), self.synapse_type(), dt, sim.dt)
         if self.uses_world_model():
             _check_time_constants("world_model", *self.model_neuron_and_params(), self.synapse_type(), dt, sim.dt)
-        if not 0 <= ag.readout_decay < 1:
-            raise ConfigError(f"agent.readout_decay: must be in [0, 1), got {ag.readout_decay!r}")
-        if not 0 <= ag.gamma <= 1:
-            raise ConfigError(f"agent.gamma: must be in [0, 1], got {ag.gamma!r}")
-        if ag.learning_rate < 0:
-            raise ConfigError(f"agent.learning_rate: must be >= 0, got {ag.learning_rate!r}")
-        _float(ag.entropy_bonus, "agent.entropy_bonus")
-        if ag.entropy_bonus < 0:
-            raise ConfigError(f"agent.entropy_bonus: must be >= 0 (0 = off), got {ag.entropy_bonus!r}")
-        for key in ("input_scale", "logit_clip", "adam_eps"):
-            _positive_float(getattr(ag, key), f"agent.{key}")
-        _float(ag.init_std, "agent.init_std")
-        if ag.init_std < 0:
-            raise ConfigError("agent.init_std: must be >= 0")
-        for key in ("adam_beta1", "adam_beta2"):
-            if not 0 <= getattr(ag, key) < 1:
-                raise ConfigError(f"agent.{key}: must be in [0, 1)")
-        _nonnegative_int(ag.start_learning_game, "agent.start_learning_game")
-        wm, dr = self.world_model, self.dream
-        _nonnegative_int(wm.n_state, "world_model.n_state")
         if wm.n_state and wm.n_state != self.n_state():
             raise ConfigError(
                 f"world_model.n_state = {wm.n_state} but the agent's environment {env.id} has {self.n_state()} state "
                 "variables; the model must predict the state the agent sees (set world_model.n_state: 0)"
             )
-        for key in ("lr_state", "lr_reward", "c_state", "c_reward", "delta_clip"):
-            _float(getattr(wm, key), f"world_model.{key}")
-            if getattr(wm, key) < 0:
-                raise ConfigError(f"world_model.{key}: must be >= 0")
-        for key in ("readout_decay", "reward_decay"):
-            if not 0 <= getattr(wm, key) < 1:
-                raise ConfigError(f"world_model.{key}: must be in [0, 1)")
-        _nonnegative_int(wm.freeze_after_games, "world_model.freeze_after_games")
-        if wm.readout_features not in WORLD_MODEL_FEATURES:
+        if wm.readout_features not in READOUT_FEATURES:
             raise ConfigError(f"world_model.readout_features: {wm.readout_features!r} is not one of "
-                              f"{', '.join(map(repr, WORLD_MODEL_FEATURES))}")
+                              f"{', '.join(map(repr, READOUT_FEATURES))}")
         if wm.reward_readout not in ("all", "state_driven"):
             raise ConfigError(f"world_model.reward_readout: {wm.reward_readout!r} is not one of 'all', 'state_driven'")
         _check_chip_network("world_model", wm, self.n_inputs() + (self.n_actions() if wm.action_inputs else 0))
-        w = sub.wiring_seed
-        if w is not None and (not isinstance(w, int) or isinstance(w, bool) or w < 0):
-            raise ConfigError(f"substrate.wiring_seed: must be a non-negative integer or null (each replica its own "
-                              f"wiring), got {w!r}")
-        if sim.count_window not in _COUNT_WINDOWS:
+        if sim.count_window not in COUNT_WINDOWS:
             raise ConfigError(f"simulation.count_window: {sim.count_window!r} is not one of "
-                              f"{', '.join(map(repr, _COUNT_WINDOWS))}")
+                              f"{', '.join(map(repr, COUNT_WINDOWS))}")
         if sim.count_window == "since_last_read" and e.protocol == "plan":
             raise ConfigError("simulation.count_window: 'since_last_read' is not supported with protocol 'plan' "
                               "(a rollout's counts would leak into the real game's); use 'frame'")
         if self.uses_world_model():
             self.model_neuron_and_params()
         self.chip_mapping()
-        _positive_int(dr.length, "dream.length")
-        _positive_int(dr.per_game, "dream.per_game")
-        _nonnegative_int(dr.warmup_frames, "dream.warmup_frames")
         if dr.warmup_history and dr.warmup_frames > self.env.noop_steps:
             raise ConfigError(f"dream.warmup_history: the {dr.warmup_frames} warm-up frames would replay more real "
                               f"steps than the {self.env.noop_steps} NOOPs before the start state; lower "
                               "dream.warmup_frames or raise env.noop_steps")
-        _positive_int(dr.n_fut, "dream.n_fut")
-        _float(dr.reward_weight, "dream.reward_weight")
-        _float(dr.baseline_decay, "dream.baseline_decay")
-        if not 0.0 <= dr.baseline_decay < 1.0:
-            raise ConfigError(f"dream.baseline_decay: must be in [0, 1), got {dr.baseline_decay!r}")
-        if dr.reward_weight < 0:
-            raise ConfigError(f"dream.reward_weight: must be >= 0, got {dr.reward_weight!r}")
         if dr.oracle and e.protocol != "dream":
             raise ConfigError(f"dream.oracle: true needs experiment.protocol: dream, got {e.protocol!r}")
         if not dr.learn_from_real and e.protocol == "awake":
@@ -540,6 +664,18 @@ class Config:
 
         return env_state_size(self.env.id)
 
+    def return_range(self):
+        """``(low, high)``: the return one game can take, or None where it is not known.
+
+        Pong: -21..21 (a match ends at 21 points); PaddleTrack: -1..+1 per agent step.
+        Figures clip their ± SD bands to it.
+        """
+        if self.env.id == "brian_dream/PongRAM-v0":
+            return (-21.0, 21.0)
+        if self.env.id == "brian_dream/PaddleTrack-v0":
+            return (-float(self.env.play_steps), float(self.env.play_steps))
+        return None
+
     def n_inputs(self):
         """Input generators of the agent network."""
         return self.n_state() * self.encoder.generators_per_variable
@@ -547,7 +683,7 @@ class Config:
     def neuron_model_and_params(self):
         """The neuron model and its resolved parameters (set file + overrides)."""
         sub = self.substrate
-        return _resolve_neuron(sub.neuron, [sub.neuron_params], "substrate", [sub.neuron_biases])
+        return resolve_neuron(sub.neuron, [sub.neuron_params], "substrate", [sub.neuron_biases])
 
     def chip_mapping(self):
         """Cores of one DYNAP-SE1 board used by one replica (raises if it does not fit)."""
@@ -559,10 +695,10 @@ class Config:
         return map_to_chips(nets)
 
     def uses_world_model(self):
-        """True for protocols that need the world model."""
-        if self.experiment.protocol == "dream" and self.dream.oracle:
-            return False
-        return self.experiment.protocol in ("dream", "plan")
+        """True for protocols that need the world model (`brian_dream.protocols.Protocol.uses_world_model`)."""
+        from .protocols import protocol_class  # the schedule lives with the protocols
+
+        return protocol_class(self).uses_world_model
 
     def n_actions(self):
         from .envs import env_action_count
@@ -577,9 +713,9 @@ class Config:
         """
         wm = self.world_model
         if wm.neuron:
-            return _resolve_neuron(wm.neuron, [wm.neuron_params], "world_model", [wm.neuron_biases])
+            return resolve_neuron(wm.neuron, [wm.neuron_params], "world_model", [wm.neuron_biases])
         sub = self.substrate
-        return _resolve_neuron(sub.neuron, [sub.neuron_params, wm.neuron_params], "world_model",
+        return resolve_neuron(sub.neuron, [sub.neuron_params, wm.neuron_params], "world_model",
                                [sub.neuron_biases, wm.neuron_biases])
 
     def synapse_type(self):
@@ -588,12 +724,7 @@ class Config:
 
 
 def _check_chip_network(where, net, n_inputs):
-    """Sizes, mismatch and the DYNAP-SE1 CAM constraints of one network section."""
-    for key in ("n_hidden", "fan_in", "max_multiplicity"):
-        _positive_int(getattr(net, key), f"{where}.{key}")
-    _float(net.mismatch, f"{where}.mismatch")
-    if not 0 <= net.mismatch < 1:
-        raise ConfigError(f"{where}.mismatch: relative SD must be in [0, 1), e.g. 0.2 for 20 %; got {net.mismatch!r}")
+    """The DYNAP-SE1 CAM constraints of one network section (its sizes follow `FIELD_RULES`)."""
     if net.fan_in > CHIP_CAM_SLOTS:
         raise ChipConstraintError(
             f"{where}.fan_in = {net.fan_in}: a DYNAP-SE1 neuron has only {CHIP_CAM_SLOTS} CAM slots; "
@@ -623,8 +754,11 @@ def _check_time_constants(where, model, params, synapse_type, dt, dt_text):
             )
 
 
-def _resolve_neuron(set_name, override_layers, where, bias_layers=()):
+def resolve_neuron(set_name, override_layers, where, bias_layers=()):
     """Neuron model and parameters: the set's values, then overrides, then DYNAP-SE1 biases.
+
+    Each override is checked under its own key (``<where>.neuron_params.<name>``): a
+    dimensioned parameter must carry its unit, with the right dimensions.
 
     Biases (the set's, then ``bias_layers``) are converted with the set's ``bias_model``
     (``nominal`` when it names none; see `brian_dream.biases.BIAS_MODELS`).
@@ -638,9 +772,10 @@ def _resolve_neuron(set_name, override_layers, where, bias_layers=()):
         for key, value in layer.items():
             if key not in model.parameters:
                 raise ConfigError(
-                    f"{where}.neuron_params: unknown parameter {key!r}{_suggest(key, model.parameters)} "
+                    f"{where}.neuron_params: unknown parameter {key!r}{did_you_mean(key, model.parameters)} "
                     f"for neuron model {model.name!r}"
                 )
+            parse_quantity(value, model.parameters[key].unit, f"{where}.neuron_params.{key}")
             values[key] = value
     params = model.resolve(values, f"{where}.neuron ({set_name})")
     biases = dict(base.get("biases") or {})
@@ -663,6 +798,10 @@ def _resolve_neuron(set_name, override_layers, where, bias_layers=()):
     return model, params
 
 
+#: Former private name of `resolve_neuron` (tests/test_biases.py imports it).
+_resolve_neuron = resolve_neuron
+
+
 def _section_from_dict(cls, value, where):
     if value is None:
         value = {}
@@ -672,7 +811,7 @@ def _section_from_dict(cls, value, where):
     unknown = [k for k in value if k not in names]
     if unknown:
         k = unknown[0]
-        raise ConfigError(f"{where}: unknown key {k!r}{_suggest(k, names)}; keys are {', '.join(names)}")
+        raise ConfigError(f"{where}: unknown key {k!r}{did_you_mean(k, names)}; keys are {', '.join(names)}")
     kwargs = {}
     for k, v in value.items():
         default = getattr(cls(), k)
@@ -713,27 +852,6 @@ def _coerce(value, default, where):
     return value
 
 
-def _positive_int(v, where):
-    if not isinstance(v, int) or isinstance(v, bool) or v <= 0:
-        raise ConfigError(f"{where}: must be a positive integer, got {v!r}")
-
-
-def _nonnegative_int(v, where):
-    if not isinstance(v, int) or isinstance(v, bool) or v < 0:
-        raise ConfigError(f"{where}: must be a non-negative integer, got {v!r}")
-
-
-def _float(v, where):
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v:
-        raise ConfigError(f"{where}: must be a number, got {v!r}")
-
-
-def _positive_float(v, where):
-    _float(v, where)
-    if v <= 0:
-        raise ConfigError(f"{where}: must be > 0, got {v!r}")
-
-
 # -- presets -------------------------------------------------------------------------
 
 
@@ -751,14 +869,23 @@ def available_neuron_sets():
     return sorted(p.name[:-5] for p in _preset_dir().joinpath("neurons").iterdir() if p.name.endswith(".yaml"))
 
 
-def _read_yaml(path, what):
+def read_yaml(path, what):
+    """The mapping in YAML file ``path``; `ConfigError` naming ``what`` if it is not valid YAML or not a mapping."""
     try:
         data = yaml.safe_load(path.read_text())
     except yaml.YAMLError as err:
-        raise ConfigError(f"{what}: not valid YAML ({err})") from None
+        raise ConfigError(f"{what}: not valid YAML ({_yaml_problem(err)})") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{what}: must hold a mapping")
     return data
+
+
+def _yaml_problem(err):
+    """A YAML parse error in one line: ``"line 3, column 7: mapping values are not allowed here"``."""
+    mark, problem = getattr(err, "problem_mark", None), getattr(err, "problem", None)
+    if mark is not None and problem:
+        return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
+    return " ".join(str(err).split())
 
 
 def load_neuron_set(name, _chain=()):
@@ -768,8 +895,9 @@ def load_neuron_set(name, _chain=()):
     path = _preset_dir().joinpath("neurons", f"{name}.yaml")
     if not path.is_file():
         known = available_neuron_sets()
-        raise ConfigError(f"substrate.neuron: unknown neuron set {name!r}{_suggest(name, known)}; available: {', '.join(known)}")
-    data = _read_yaml(path, f"models/neurons/{name}.yaml")
+        raise ConfigError(f"substrate.neuron: unknown neuron set {name!r}{did_you_mean(name, known)}; "
+                          f"available: {', '.join(known)}")
+    data = read_yaml(path, f"models/neurons/{name}.yaml")
     extra = set(data) - {"model", "parameters", "biases", "bias_model", "extends"}
     if extra or "model" not in data or ("parameters" not in data and "extends" not in data):
         raise ConfigError(f"models/neurons/{name}.yaml: keys are 'model', 'parameters' (or 'extends: <set>') "
@@ -793,22 +921,29 @@ def load_neuron_set(name, _chain=()):
     return data
 
 
-def _preset_data(name_or_path):
+def preset_data(name_or_path):
+    """``(data, name)``: the raw mapping of a preset (a name in ``models/`` or a YAML path), before ``extends``."""
     from pathlib import Path
 
     path = Path(name_or_path)
     if name_or_path.endswith((".yaml", ".yml")) or path.is_file():
         if not path.is_file():
             raise ConfigError(f"preset file {name_or_path!r} does not exist")
-        return _read_yaml(path, str(path)), path.stem
+        return read_yaml(path, str(path)), path.stem
     res = _preset_dir().joinpath(f"{name_or_path}.yaml")
     if not res.is_file():
         known = available_presets()
         raise ConfigError(
-            f"unknown preset {name_or_path!r}{_suggest(name_or_path, known)}; available: {', '.join(known)} "
+            f"unknown preset {name_or_path!r}{did_you_mean(name_or_path, known)}; available: {', '.join(known)} "
             "(or give the path of a YAML file)"
         )
-    return _read_yaml(res, f"models/{name_or_path}.yaml"), name_or_path
+    return read_yaml(res, f"models/{name_or_path}.yaml"), name_or_path
+
+
+#: Former private names, kept for modules that still import them (brian_dream.energy,
+#: brian_dream.sweep, tests/test_biases.py): use `read_yaml`, `preset_data`, `resolve_neuron`.
+_read_yaml = read_yaml
+_preset_data = preset_data
 
 
 def load_preset(name="dynapse_pong", overrides=None):
@@ -826,7 +961,7 @@ def load_preset(name="dynapse_pong", overrides=None):
     -------
     config : `Config`
     """
-    data, stem = _preset_data(name)
+    data, stem = preset_data(name)
     chain = [data]
     seen = {stem}
     while "extends" in chain[-1]:
@@ -834,7 +969,7 @@ def load_preset(name="dynapse_pong", overrides=None):
         if parent in seen:
             raise ConfigError(f"preset {name!r}: 'extends' forms a cycle through {parent!r}")
         seen.add(parent)
-        chain.append(_preset_data(parent)[0])
+        chain.append(preset_data(parent)[0])
     merged = {}
     for layer in reversed(chain):
         _deep_update(merged, layer)
@@ -862,7 +997,7 @@ def apply_overrides(data, overrides):
         for p in parts[:-1]:
             if p not in node:
                 if node is data and p not in _SECTIONS:
-                    raise ConfigError(f"override {dotted!r}: unknown section {p!r}{_suggest(p, _SECTIONS)}")
+                    raise ConfigError(f"override {dotted!r}: unknown section {p!r}{did_you_mean(p, _SECTIONS)}")
                 node[p] = {}
             node = node[p]
             if not isinstance(node, dict):

@@ -25,6 +25,7 @@ import time
 import numpy as np
 from brian2 import Network, NetworkOperation, get_device, prefs, second
 
+from .config import DEVICES  # noqa: F401  (the devices a frame driver exists for)
 from .errors import DeviceError
 
 __all__ = ["FrameDriver", "FrameSession", "RuntimeDriver", "make_driver", "building_for", "DEVICES"]
@@ -391,8 +392,6 @@ class RuntimeDriver(FrameDriver):
         return self._result
 
 
-#: Devices a frame driver exists for (``simulation.device``).
-DEVICES = ("runtime", "cpp", "cuda")
 
 
 def make_driver(device, substrates, frame_duration, dt, codegen_target="cython", build_dir=None):

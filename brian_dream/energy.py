@@ -26,7 +26,7 @@ import numpy as np
 from brian2 import joule, second
 
 from .chip import USABLE_PER_CORE
-from .config import _read_yaml
+from .config import read_yaml
 from .errors import ConfigError
 from .quantities import parse_quantity
 
@@ -74,7 +74,7 @@ class EnergyTable:
             if not path.is_file():
                 raise ConfigError(f"energy table {what!r} does not exist; copy models/chips/dynapse1_energy.yaml "
                                   f"and edit it")
-        data = _read_yaml(path, what)
+        data = read_yaml(path, what)
         if not isinstance(data.get("events"), dict):
             raise ConfigError(f"{what}: must hold an 'events' mapping of {', '.join(EVENT_KINDS)}")
         extra = set(data) - {"chip", "verified", "source", "events"}

@@ -2,7 +2,11 @@
 
 import numpy as np
 
-__all__ = ["per_replica_curves", "trailing_mean", "plot_band", "learning_curve_figure", "dream_vs_real_figure"]
+__all__ = ["per_replica_curves", "trailing_mean", "plot_band", "band_legend", "data_range", "learning_curve_figure",
+           "dream_vs_real_figure"]
+
+#: Font size of legends and panel titles (readable at the figures' size and dpi).
+LEGEND_FONTSIZE = 9
 
 
 def trailing_mean(values, window):
@@ -29,23 +33,84 @@ def per_replica_curves(metrics, column, phase="awake"):
     return games, out
 
 
-def plot_band(ax, x, curves, color, label):
-    """Mean (dashed), +-1 SD (shaded) and 80th percentile (solid) of ``curves[R, n]``."""
+def data_range(*arrays):
+    """``(low, high)``: the smallest and largest finite value in ``arrays`` (``(None, None)`` if none)."""
+    values = np.concatenate([np.asarray(a, float).ravel() for a in arrays]) if arrays else np.empty(0)
+    values = values[np.isfinite(values)]
+    return (float(values.min()), float(values.max())) if len(values) else (None, None)
+
+
+def plot_band(ax, x, curves, color, label, bounds=None):
+    """Mean (dashed), +-1 SD (shaded) and 80th percentile (solid) of ``curves[R, n]``.
+
+    ``bounds`` ``(low, high)``, either may be None: the range the values can take (a game's
+    return: -21..21 in Pong); the shaded band is clipped to it, as mean ± SD of a bounded
+    quantity can reach past its bounds.
+    """
     mean = np.nanmean(curves, axis=0)
     sd = np.nanstd(curves, axis=0)
     p80 = np.nanpercentile(curves, 80, axis=0)
     marker = "o" if len(mean) == 1 else None  # a single block is a point, not a line
-    ax.fill_between(x, mean - sd, mean + sd, color=color, alpha=0.2, lw=0)
+    low, high = mean - sd, mean + sd
+    floor, ceiling = bounds if bounds is not None else (None, None)
+    if floor is not None:
+        low, high = np.maximum(low, floor), np.maximum(high, floor)
+    if ceiling is not None:
+        low, high = np.minimum(low, ceiling), np.minimum(high, ceiling)
+    ax.fill_between(x, low, high, color=color, alpha=0.2, lw=0)
     ax.plot(x, mean, "--", color=color, marker=marker, label=f"{label} mean ± SD")
     ax.plot(x, p80, "-", color=color, marker=marker, mfc="none", label=f"{label} 80th percentile")
 
 
-def new_figure(figsize):
+def new_figure(figsize, layout=None):
     """A matplotlib Figure outside pyplot: nothing is shown or kept alive, and the
-    caller's backend (a notebook's inline one) is left as it is."""
+    caller's backend (a notebook's inline one) is left as it is. ``layout="constrained"``
+    makes room for a legend placed outside the panels (`band_legend`)."""
     from matplotlib.figure import Figure
 
-    return Figure(figsize=figsize)
+    return Figure(figsize=figsize, layout=layout)
+
+
+def save_figure(fig, path, dpi=120):
+    """Write ``fig`` as a PNG with a 256-colour palette (atomically).
+
+    Line plots lose nothing a reader sees and the file is about a third of a full-colour
+    one, which keeps committed results small (``scripts/tidy_results.py`` does the same
+    to older figures).
+    """
+    import io
+
+    from PIL import Image
+
+    from .runs import atomic_write
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi)
+    buf.seek(0)
+    with Image.open(buf) as im:
+        small = im.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    out = io.BytesIO()
+    small.save(out, format="PNG", optimize=True)
+    atomic_write(path, out.getvalue())
+
+
+def band_legend(fig, entries):
+    """One legend for all panels, below them (the figure needs ``layout="constrained"``):
+    a line per condition in its colour, then a key to what `plot_band` draws.
+
+    Parameters
+    ----------
+    entries : list of (label, color)
+    """
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    handles = [Line2D([], [], color=color, lw=2.5, label=label) for label, color in entries]
+    handles += [Line2D([], [], color="0.35", ls="--", label="mean over seeds"),
+                Patch(facecolor="0.35", alpha=0.25, label="± 1 SD"),
+                Line2D([], [], color="0.35", ls="-", label="80th percentile")]
+    return fig.legend(handles=handles, loc="outside lower center", ncols=min(len(handles), 4),
+                      fontsize=LEGEND_FONTSIZE, frameon=False)
 
 
 def color_cycle():
@@ -55,7 +120,7 @@ def color_cycle():
     return rcParams["axes.prop_cycle"].by_key()["color"]
 
 
-def learning_curve_figure(runs, window=50, path=None, title=None, reference=None):
+def learning_curve_figure(runs, window=50, path=None, title=None, reference=None, return_range=None):
     """Return vs games and policy entropy for one or more runs.
 
     Parameters
@@ -68,29 +133,42 @@ def learning_curve_figure(runs, window=50, path=None, title=None, reference=None
         Where to save the PNG.
     reference : dict of str to (games, curves[R, n]), optional
         Curves drawn beside ours, e.g. the board's released results.
+    return_range : (low, high), optional
+        The return a game can take (`brian_dream.config.Config.return_range`, e.g. -21..21
+        in Pong); the ± SD bands are clipped to it. Default: the smallest and largest
+        return in the data. The entropy bands are clipped to the entropies in the data.
     """
 
-    fig = new_figure(figsize=(11, 4))
+    fig = new_figure(figsize=(11, 4.6), layout="constrained")
     (ax_r, ax_h) = fig.subplots(1, 2)
     colors = color_cycle()
-    for k, (label, metrics) in enumerate(runs.items()):
-        games, ret = per_replica_curves(metrics, "return")
-        _, ent = per_replica_curves(metrics, "entropy")
-        n = ret.shape[0]
-        plot_band(ax_r, games + 1, trailing_mean(ret, window), colors[k % len(colors)], f"{label} (n={n})")
-        plot_band(ax_h, games + 1, trailing_mean(ent, window), colors[k % len(colors)], label)
-    for k, (label, (games, curves)) in enumerate((reference or {}).items()):
-        plot_band(ax_r, games, curves, colors[(k + len(runs)) % len(colors)], label)
+    curves = {label: (per_replica_curves(metrics, "return"), per_replica_curves(metrics, "entropy")[1])
+              for label, metrics in runs.items()}
+    if return_range is None:
+        return_range = data_range(*(ret for (_, ret), _ in curves.values()),
+                                  *(c for _, c in (reference or {}).values()))
+    entropy_range = data_range(*(ent for _, ent in curves.values()))
+    entries = []
+    for k, (label, ((games, ret), ent)) in enumerate(curves.items()):
+        color = colors[k % len(colors)]
+        plot_band(ax_r, games + 1, trailing_mean(ret, window), color, f"{label} (n={ret.shape[0]})", return_range)
+        plot_band(ax_h, games + 1, trailing_mean(ent, window), color, label, entropy_range)
+        entries.append((f"{label} (n={ret.shape[0]})", color))
+    for k, (label, (games, ref)) in enumerate((reference or {}).items()):
+        color = colors[(k + len(runs)) % len(colors)]
+        plot_band(ax_r, games, ref, color, label, return_range)
+        entries.append((label, color))
+    ax_r.set_title("return", fontsize=LEGEND_FONTSIZE + 1)
     ax_r.set_xlabel("games")
     ax_r.set_ylabel(f"return per game (mean of last {window})")
+    ax_h.set_title("policy entropy", fontsize=LEGEND_FONTSIZE + 1)
     ax_h.set_xlabel("games")
     ax_h.set_ylabel("policy entropy (nats)")
-    ax_r.legend(fontsize=7)
+    band_legend(fig, entries)
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
     if path is not None:
-        fig.savefig(path, dpi=120)
+        save_figure(fig, path, dpi=120)
     return fig
 
 
@@ -124,5 +202,5 @@ def dream_vs_real_figure(comparison, replica=0, names=None, path=None):
     fig.suptitle(f"dream vs real, replica {replica}: same start state, same actions", fontsize=10)
     fig.tight_layout()
     if path is not None:
-        fig.savefig(path, dpi=110)
+        save_figure(fig, path, dpi=110)
     return fig

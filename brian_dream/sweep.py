@@ -36,7 +36,7 @@ from pathlib import Path
 
 import yaml
 
-from .config import _read_yaml, _suggest, is_replica_key, load_preset
+from .config import did_you_mean, is_replica_key, load_preset, read_yaml
 from .errors import CheckpointError, ConfigError
 from .runs import atomic_write
 
@@ -81,10 +81,10 @@ def load_sweep(spec):
                                   f"({', '.join(names)})")
             path = shipped
         where = str(spec)
-        spec = _read_yaml(path, where)
+        spec = read_yaml(path, where)
     unknown = [k for k in spec if k not in _KEYS]
     if unknown:
-        raise ConfigError(f"{where}: unknown key {unknown[0]!r}{_suggest(unknown[0], _KEYS)}; keys are {', '.join(_KEYS)}")
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r}{did_you_mean(unknown[0], _KEYS)}; keys are {', '.join(_KEYS)}")
     for key in ("name", "preset", "games", "seeds"):
         if key not in spec:
             raise ConfigError(f"{where}: missing {key!r}")
@@ -265,7 +265,8 @@ def split_batch(batch_dir, index, n_parts, label, preset, overrides, run_root):
         dream_vs_real_figure(part, path=path / "dream_vs_real.png")
     learning_curve_figure({label: read_metrics(path)}, window=config.experiment.curve_window,
                           path=path / "learning_curve.png",
-                          title=f"{config.env.id} · {label} · {S} seeds (batch of {n_parts})")
+                          title=f"{config.env.id} · {label} · {S} seeds (batch of {n_parts})",
+                          return_range=config.return_range())
     meta = batch.read_meta()
     meta["seeds"] = config.experiment.seeds
     meta["batch"] = {"run_dir": str(batch_dir), "part": index, "parts": n_parts, "replicas": list(replicas)}
@@ -433,10 +434,10 @@ def _parameter_figure(spec, root, rows):
     """Final return (mean ± SD over seeds, and each seed) against each grid parameter, per condition."""
     import numpy as np
 
-    from .plots import new_figure
+    from .plots import LEGEND_FONTSIZE, new_figure, save_figure
 
     keys = list(spec.grid)
-    fig = new_figure(figsize=(5 * len(keys), 3.8))
+    fig = new_figure(figsize=(5 * len(keys), 4.2), layout="constrained")
     axes = fig.subplots(1, len(keys), squeeze=False)
     for ax, key in zip(axes[0], keys):
         values = spec.grid[key]
@@ -452,11 +453,13 @@ def _parameter_figure(spec, root, rows):
                 ax.plot([x] * len(finals), finals, ".", alpha=0.4, color="gray")
             ax.errorbar(xs, means, yerr=sds, marker="o", capsize=3, label=condition)
         if not numeric:
-            ax.set_xticks(xs, [str(v) for v in values], rotation=20, fontsize=7)
+            ax.set_xticks(xs, [str(v) for v in values], rotation=20, fontsize=8)
+        ax.set_title(f"final return against {key}", fontsize=10)
         ax.set_xlabel(key)
         ax.set_ylabel(f"return, last {min(spec.block, spec.games)} games")
-        ax.legend(fontsize=7)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncols=min(len(labels), 4), fontsize=LEGEND_FONTSIZE,
+               frameon=False)
     fig.suptitle(f"{spec.name}: {spec.preset}, {len(spec.seeds)} seeds, {spec.games} games (other grid "
-                 "parameters pooled)", fontsize=9)
-    fig.tight_layout()
-    fig.savefig(root / "parameter_study.png", dpi=120)
+                 "parameters pooled)", fontsize=10)
+    save_figure(fig, root / "parameter_study.png", dpi=120)

@@ -2,12 +2,10 @@
 
 import numpy as np
 
+from .config import READOUT_FEATURES  # noqa: F401  (what the readouts can read)
 from .readout import Adam, CountFilter
 
 __all__ = ["WorldModel", "READOUT_FEATURES"]
-
-#: What the readouts can read (``readout_features``).
-READOUT_FEATURES = ("filtered", "filtered+frame")
 
 
 class WorldModel:

@@ -29,7 +29,7 @@ import numpy as np
 from scipy.stats import kruskal, mannwhitneyu
 
 from brian_dream.analysis import block_means, board_results, games_to_reach
-from brian_dream.plots import color_cycle, new_figure, plot_band
+from brian_dream.plots import color_cycle, new_figure, plot_band, save_figure
 from brian_dream.runs import atomic_write, find_metrics, read_metrics
 
 ROOT = Path(__file__).resolve().parents[1] / "results" / "board"
@@ -164,7 +164,7 @@ def figure(data, path):
         ax.legend(fontsize=8, loc="lower right")
     axes[0].set_ylabel("return per game (mean of 50 games)")
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
+    save_figure(fig, path, dpi=120)
 
 
 def main(argv=None):

@@ -109,7 +109,7 @@ def play_random(real, rng, steps):
     actions = []
     for _ in range(steps):
         a = rng.integers(real.model.n_actions, size=real.games.n)
-        s, _ = real.step(a)
+        s, *_ = real.step(a)
         states.append(s.copy())
         actions.append(a)
     real.session.flush()

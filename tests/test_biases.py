@@ -12,7 +12,7 @@ from brian_dream.biases import (BIAS_MODELS, BIASES, COARSE_BASE, ROCKPOOL_SE1_L
                                 UNMODELLED_BIASES, biases_from_params, bias_current, coarse_fine, get_bias_model,
                                 params_from_biases, parse_bias)
 from brian_dream.cli import main
-from brian_dream.config import _resolve_neuron, load_neuron_set, load_preset
+from brian_dream.config import resolve_neuron, load_neuron_set, load_preset
 from brian_dream.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,7 +44,7 @@ def test_nominal_currents_of_the_papers_settings():
 def test_the_nominal_model_gives_the_numbers_it_always_gave():
     # recorded with brian_dream.biases before the bias models existed (dpi_dynapse1's device
     # constants with the board's model-core biases, and the derived settings of dpi_dynapse1)
-    _, params = _resolve_neuron("dpi_dynapse1", [], "test")
+    _, params = resolve_neuron("dpi_dynapse1", [], "test")
     out = params_from_biases(params, BOARD_MODEL)
     expected = {"tau_mem": 1.3911620294599018e-05, "t_ref": 0.002550971798780488, "tau_nmda": 0.00275687597301505,
                 "gain_nmda": 975.6097560975613, "I_w_nmda": 9.803921568627453e-09,
@@ -94,7 +94,7 @@ def test_rockpool_scaled_currents_match_the_hand_computed_table():
 
 def test_if_tau1_n_gives_a_tau_mem_of_hundreds_of_ms_under_rockpool():
     # C_mem U_T / (kappa I): rockpool's C_mem 3 pF, U_T 25 mV, kappa (0.75 + 0.66)/2
-    _, params = _resolve_neuron("dpi_dynapse1", [{"C_mem": "3 pF"}], "test")
+    _, params = resolve_neuron("dpi_dynapse1", [{"C_mem": "3 pF"}], "test")
     kappa = (0.75 + 0.66) / 2
     nominal = params_from_biases(params, {"IF_TAU1_N": [3, 150]})["tau_mem"]
     assert float(nominal / ms) == pytest.approx(3e-12 * 25e-3 / (kappa * 6.5e-9 * 150 / 255) * 1e3)  # 28 us
@@ -108,7 +108,7 @@ def test_if_tau1_n_gives_a_tau_mem_of_hundreds_of_ms_under_rockpool():
 
 
 def test_a_zero_gain_bias_is_the_i0_floor_under_rockpool_and_refused_nominally():
-    _, params = _resolve_neuron("dpi_dynapse1", [], "test")
+    _, params = resolve_neuron("dpi_dynapse1", [], "test")
     out = params_from_biases(params, {"IF_TAU1_N": [3, 150], "IF_THR_N": [0, 0]}, model="rockpool_se1")
     assert float(out["gain_mem"]) == pytest.approx(1.0)  # I0 / I0
     out = params_from_biases(params, {"IF_THR_N": [0, 0]}, model="rockpool_se1")  # tau_mem 10 ms: I_tau 5.3 pA
@@ -119,7 +119,7 @@ def test_a_zero_gain_bias_is_the_i0_floor_under_rockpool_and_refused_nominally()
 
 @pytest.mark.parametrize("bias_model", list(BIAS_MODELS))
 def test_physical_parameters_survive_the_round_trip_within_one_fine_step(bias_model):
-    model, params = _resolve_neuron("dpi_dynapse1", [], "test")
+    model, params = resolve_neuron("dpi_dynapse1", [], "test")
     table = biases_from_params(params, bias_model)
     assert set(table) == set(BIASES)
     assert not any(row["floored"] for row in table.values())  # dpi_dynapse1's currents are all above I0
@@ -162,14 +162,14 @@ def test_the_papers_sets_hold_every_board_bias_with_the_rockpool_model():
         assert data["bias_model"] == "rockpool_se1"
         assert data["biases"] == board, name
         # the capacitances the rockpool factors were chosen for
-        _, params = _resolve_neuron(name, [], "test")
+        _, params = resolve_neuron(name, [], "test")
         for key, value in ROCKPOOL_SE1_LAYOUT.items():
             assert params[key] == value, (name, key)
 
 
 def test_the_papers_agent_and_model_cores_differ_where_the_boards_do():
-    _, agent = _resolve_neuron("dynapse1_paper_agent", [], "substrate")
-    _, model = _resolve_neuron("dynapse1_paper_model", [], "world_model")
+    _, agent = resolve_neuron("dynapse1_paper_agent", [], "substrate")
+    _, model = resolve_neuron("dynapse1_paper_model", [], "world_model")
     assert {k for k in agent if agent[k] != model[k]} == {
         "I_w_nmda", "tau_gaba_a", "gain_gaba_a", "tau_gaba_b", "gain_gaba_b"}
     assert float(agent["I_w_nmda"] / nA) == pytest.approx(73.7, abs=0.1)
@@ -217,13 +217,13 @@ def test_unknown_bias_models_are_named(monkeypatch, tmp_path):
         "model: dpi\nextends: dpi_dynapse1\nbias_model: rockpool_se1\nbiases:\n  IF_TAU1_N: [3, 150]\n")
     monkeypatch.setattr(config_module, "_preset_dir", lambda: tmp_path)
     with pytest.raises(ConfigError) as err:
-        _resolve_neuron("bad", [], "substrate")
+        resolve_neuron("bad", [], "substrate")
     message = str(err.value)
     assert message == ("models/neurons/bad.yaml: bias_model 'rockpool' is unknown; known: nominal, rockpool_se1")
     assert "\n" not in message
     # the model is inherited through 'extends'
     assert load_neuron_set("child")["bias_model"] == "rockpool_se1"
-    assert float(_resolve_neuron("child", [], "substrate")[1]["tau_mem"] / ms) == pytest.approx(106.383, rel=1e-4)
+    assert float(resolve_neuron("child", [], "substrate")[1]["tau_mem"] / ms) == pytest.approx(106.383, rel=1e-4)
 
 
 @pytest.mark.parametrize("name, value, fragment", [

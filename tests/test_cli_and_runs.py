@@ -73,6 +73,35 @@ def test_bad_input_is_one_error_line_and_no_folder(tmp_path, capsys, args, fragm
 def test_bad_sizes_are_refused_by_argparse(tmp_path):
     out = cli("train", "--seeds", "0", "--out", str(tmp_path))
     assert out.returncode == 2 and "positive integer" in out.stderr
+    # one line, as every other error (argparse's default prints the usage block first)
+    assert out.stderr == ("brian-dream: error: argument --seeds: expected a positive integer, got '0' "
+                          "(see 'brian-dream train --help')\n")
+
+
+@pytest.mark.parametrize("args, fragment, help_of", [
+    (["train", "--seeds", "0"], "argument --seeds: expected a positive integer, got '0'", "brian-dream train"),
+    (["trian"], "invalid choice: 'trian'", "brian-dream"),
+    (["trian"], "did you mean 'train'?", "brian-dream"),
+    (["train", "--protocol", "dreams"], "did you mean 'dream'?", "brian-dream train"),
+    (["report", "runs/x"], "the following arguments are required: --out", "brian-dream report"),
+    (["train", "--no-such-option"], "unrecognized arguments: --no-such-option", "brian-dream train"),
+    (["sweep"], "the following arguments are required: SPEC", "brian-dream sweep"),
+])
+def test_usage_errors_are_one_line_with_a_pointer_to_help(capsys, args, fragment, help_of):
+    with pytest.raises(SystemExit) as info:
+        main(args)
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("brian-dream: error: ") and fragment in err
+    assert err.endswith(f"(see '{help_of} --help')\n") and err.count("\n") == 1
+
+
+def test_a_broken_yaml_file_is_one_error_line(tmp_path, capsys):
+    path = tmp_path / "mine.yaml"
+    path.write_text("experiment: {games: [1,\n")
+    assert main(["show-config", "--preset", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"brian-dream: error: {path}: not valid YAML (line 2, column 1: ") and err.count("\n") == 1
 
 
 def test_show_config_prints_resolved_yaml():

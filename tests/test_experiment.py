@@ -142,3 +142,9 @@ def test_a_tidied_finished_run_cannot_be_extended_and_says_why(tmp_path):
     (run / "metrics.csv.gz").unlink()
     with pytest.raises(CheckpointError, match="metrics.csv is missing"):
         load_for_resume(run, {"experiment.games": 10 ** 6})
+
+
+def test_config_and_protocols_name_the_same_protocols():
+    from brian_dream import config, protocols
+
+    assert set(config.PROTOCOLS) == set(protocols.PROTOCOLS)

@@ -215,3 +215,15 @@ def test_runs_write_metric_floats_at_metric_digits(tmp_path):
     row = (tmp_path / "metrics.csv").read_text().splitlines()[1].split(",")
     assert row[:7] == ["0", "0", "0", "awake", "True", "-21.0", "0." + "3" * METRIC_DIGITS]
     assert row[7] == "0." + "6" * (METRIC_DIGITS - 1) + "7"
+
+
+def test_figures_are_written_with_a_palette(tmp_path):
+    from PIL import Image
+
+    from brian_dream.plots import learning_curve_figure
+
+    cols = {"game": np.repeat(np.arange(20), 2), "replica": np.tile([0, 1], 20), "phase": np.array(["awake"] * 40),
+            "return": np.linspace(-21, 5, 40), "entropy": np.linspace(1.0, 0.5, 40)}
+    learning_curve_figure({"run": cols}, window=5, path=tmp_path / "curve.png", return_range=(-21, 21))
+    with Image.open(tmp_path / "curve.png") as im:
+        assert im.mode == "P" and im.size[0] > 300

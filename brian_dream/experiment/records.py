@@ -79,7 +79,8 @@ def close_records(run, meta, config, metrics, timings, ledger, event_totals, fir
     from ..plots import dream_vs_real_figure, learning_curve_figure
 
     learning_curve_figure({exp.name: metrics}, window=exp.curve_window, path=run.path / "learning_curve.png",
-                          title=f"{config.env.id} · {exp.name} · {len(seeds)} seeds")
+                          title=f"{config.env.id} · {exp.name} · {len(seeds)} seeds",
+                          return_range=config.return_range())
     if comparison is not None:
         np.savez(run.path / "dream_vs_real.npz", **comparison)
         dream_vs_real_figure(comparison, path=run.path / "dream_vs_real.png")
