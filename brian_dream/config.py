@@ -145,8 +145,9 @@ class EncoderConfig:
 
 
 @dataclass
-class SubstrateConfig:
-    """The simulated chip: hidden neurons and their fixed random input synapses."""
+class NetworkConfig:
+    """What the agent's network (``substrate``) and the world model's (``world_model``) share:
+    a DYNAP-SE population of hidden neurons with fixed random input synapses."""
 
     neuron: str = "dpi_dynapse1"
     """Neuron parameter set: a file in models/neurons/ (see ``brian-dream presets``)."""
@@ -154,8 +155,6 @@ class SubstrateConfig:
     """Overrides of single neuron parameters, e.g. {tau_mem: '15 ms'}."""
     neuron_biases: dict = field(default_factory=dict)
     """DYNAP-SE1 biases as [coarse, fine], applied after neuron_params, e.g. {IF_TAU1_N: [3, 150]} (dpi only)."""
-    synapse_type: str = ""
-    """Synapse type of the input connections ('' = the model's default: nmda for dpi)."""
     n_hidden: int = 510
     """Hidden neurons per replica (510 = two DYNAP-SE1 cores minus neuron 0)."""
     fan_in: int = 8
@@ -164,6 +163,14 @@ class SubstrateConfig:
     """Largest number of parallel CAM entries for one input (the weight knob)."""
     mismatch: float = 0.0
     """Device mismatch: relative SD of every neuron's circuit parameters and synapse weights (0.2 = 20 %)."""
+
+
+@dataclass
+class SubstrateConfig(NetworkConfig):
+    """The agent's network, the simulated chip: hidden neurons and their fixed random input synapses."""
+
+    synapse_type: str = ""
+    """Synapse type of the input connections ('' = the model's default: nmda for dpi), of both networks."""
     wiring_seed: int | None = None
     """None: every replica's chip (connectivity and mismatch, of the agent's and the model's
     network) is drawn from its own seed. A seed: one chip for all replicas, as the board ran
@@ -224,21 +231,12 @@ class AgentConfig:
 
 
 @dataclass
-class WorldModelConfig:
-    """The world model: its own substrate (own connectivity seed) and supervised readouts."""
+class WorldModelConfig(NetworkConfig):
+    """The world model: its own network (own connectivity seed; the `NetworkConfig` fields) and
+    supervised readouts. Its neuron parameters and biases apply to the model's cores."""
 
     neuron: str = ""
-    """Neuron parameter set ('' = the agent's substrate.neuron)."""
-    neuron_params: dict = field(default_factory=dict)
-    """Overrides of single neuron parameters of the model network."""
-    neuron_biases: dict = field(default_factory=dict)
-    """DYNAP-SE1 biases of the model's cores as [coarse, fine], applied after its neuron_params."""
-    n_hidden: int = 510
-    """Hidden neurons per replica."""
-    fan_in: int = 8
-    max_multiplicity: int = 4
-    mismatch: float = 0.0
-    """Device mismatch of the model network (relative SD)."""
+    """Neuron parameter set ('' = the agent's substrate.neuron, with its overrides under the model's)."""
     n_state: int = 0
     """State variables the model predicts (0 = the environment's); must match the agent's."""
     lr_state: float = 0.002
