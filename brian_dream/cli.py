@@ -227,11 +227,13 @@ def _cmd_train(args):
     else:
         config = _config_from_args(args)
         result = train(config, out_dir=args.out, progress=not args.quiet)
-    final = result.final_returns(min(config.experiment.curve_window, config.experiment.games))
+    window = max(1, min(config.experiment.curve_window, config.experiment.games // 3 or 1))
+    s = result.summary(window)
     t = result.timings
     print(f"run folder: {result.run_dir}")
-    print(f"final return (last {min(config.experiment.curve_window, config.experiment.games)} games), "
-          f"mean ± SD over {len(final)} replicas: {final.mean():+.3f} ± {final.std():.3f}")
+    print(f"return per game, blocks of {window} games (mean over {len(config.experiment.seeds)} replicas): "
+          f"first {s['first']:+.2f}, best {s['best']:+.2f} (games {s['best_games'][0]}-{s['best_games'][1]}), "
+          f"last {s['last']:+.2f} ± {s['last_sd']:.2f} (SD over replicas)")
     print(f"wall {t['this_process']:.1f} s: setup {t['setup']:.1f}, simulation {t['simulation']:.1f}, "
           f"env {t['env']:.1f}, readout {t['readout']:.1f}; "
           f"{t['agent_frames'] / max(t['this_process'] - t['setup'], 1e-9):.0f} agent-frames/s; "

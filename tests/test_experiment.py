@@ -148,3 +148,15 @@ def test_config_and_protocols_name_the_same_protocols():
     from brian_dream import config, protocols
 
     assert set(config.PROTOCOLS) == set(protocols.PROTOCOLS)
+
+
+def test_train_result_summary_shows_what_was_learned():
+    from brian_dream.experiment import TrainResult
+
+    games = np.repeat(np.arange(30), 2)
+    replica = np.tile([0, 1], 30)
+    returns = np.where(games < 10, -5.0, np.where(games < 20, 10.0, 4.0)) + replica  # replica 1 one point better
+    metrics = {"game": games, "replica": replica, "phase": np.array(["awake"] * 60), "return": returns}
+    s = TrainResult(None, metrics, {}, np.zeros(1)).summary(10)
+    assert s["first"] == -4.5 and s["best"] == 10.5 and s["best_games"] == (10, 19)
+    assert s["last"] == 4.5 and s["last_sd"] == 0.5

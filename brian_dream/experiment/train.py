@@ -61,6 +61,28 @@ class TrainResult:
         R = int(self.metrics["replica"].max()) + 1
         return np.array([self.metrics["return"][sel & (self.metrics["replica"] == r)].mean() for r in range(R)])
 
+    def summary(self, window=50):
+        """What the run learned, from its real games in blocks of ``window`` games.
+
+        Returns
+        -------
+        summary : dict
+            ``first`` (mean return of the first block, before much learning), ``best`` and
+            ``best_games`` (the best block's mean and its ``(first, last)`` game), ``last``
+            (the last block's mean) and ``last_sd`` (SD over replicas of their last-block means).
+            Means are over replicas and games.
+        """
+        m = self.metrics
+        awake = m["phase"] == "awake"
+        games, returns = m["game"][awake], m["return"][awake]
+        start, end = int(games.min()), int(games.max())
+        blocks = [(b, min(b + window, end + 1) - 1) for b in range(start, end + 1, window)]
+        means = [returns[(games >= a) & (games <= b)].mean() for a, b in blocks]
+        best = int(np.argmax(means))
+        last = self.final_returns(window)
+        return {"first": float(means[0]), "best": float(means[best]), "best_games": blocks[best],
+                "last": float(np.mean(last)), "last_sd": float(np.std(last))}
+
 
 def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True, resume=None):
     """Train R agents (one per seed) in one simulation, with the configured protocol.
