@@ -28,7 +28,7 @@ from brian2 import ms
 
 from brian_dream.config import load_preset
 from brian_dream.devices import RuntimeDriver, building_for, make_driver
-from brian_dream.encoding import PopulationEncoder
+from brian_dream.learning.encoding import PopulationEncoder
 from brian_dream.experiment import build_agent_substrate
 from brian_dream.quantities import parse_quantity
 from brian_dream.runs import write_record

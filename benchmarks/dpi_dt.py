@@ -9,7 +9,7 @@ For each dt:
 
 - the f-I curve of the ``dpi_dynapse1`` neuron from 0.1 to 50 nA, with and without
   adaptation, against an independent 2 us Runge-Kutta integration of the published
-  equations (`brian_dream.dpi_reference`), as the largest relative rate error where the
+  equations (`brian_dream.chip.dpi_reference`), as the largest relative rate error where the
   neuron fires;
 - the presets' reservoir (``dynapse_pong``'s agent network, 2 replicas x 510 neurons)
   driven by the same 300 frames of place-cell input (a random walk through RAM states),
@@ -32,8 +32,8 @@ from brian2 import amp, ms, prefs
 
 from brian_dream import train
 from brian_dream.config import load_neuron_set
-from brian_dream.dpi_reference import dpi_f_i_curve
-from brian_dream.neurons import f_i_curve, get_neuron_model
+from brian_dream.chip.dpi_reference import dpi_f_i_curve
+from brian_dream.chip.neurons import f_i_curve, get_neuron_model
 from brian_dream.runs import write_record
 
 CURRENTS = np.array([0.1, 0.2, 0.3, 0.5, 1, 2, 5, 10, 20, 50]) * 1e-9
@@ -43,7 +43,7 @@ def reservoir_counts(dt_ms, frames=300):
     """Per-frame counts ``[frames, R, N]`` of the dynapse_pong agent network on a fixed input sequence."""
     from brian_dream.config import load_preset
     from brian_dream.devices import RuntimeDriver
-    from brian_dream.encoding import PopulationEncoder
+    from brian_dream.learning.encoding import PopulationEncoder
     from brian_dream.experiment import build_agent_substrate
 
     rng = np.random.default_rng(0)
@@ -102,7 +102,7 @@ def main(argv=None):
 
     # other processes on the machine slow the timings; the load says how busy it was
     record = {"load_average_1min": os.getloadavg()[0], "cpu_count": os.cpu_count(), "currents_a": CURRENTS.tolist(), "reservoir_reference_rate_hz": float(fine.mean() / 0.01), "reference_hz": {k: v.tolist() for k, v in references.items()},
-              "reference": "brian_dream.dpi_reference, RK4 at 2 us", "device": args.device, "rows": rows}
+              "reference": "brian_dream.chip.dpi_reference, RK4 at 2 us", "device": args.device, "rows": rows}
     write_record(args.out, record)
 
 

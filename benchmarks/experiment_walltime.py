@@ -10,7 +10,7 @@ Times a short run of each protocol with all seeds as replicas of one simulation
 (as ``brian-dream sweep dreaming_main`` runs them), learning switched on from the
 first game, and scales the per-game time to the full experiment. The board needed
 about 1 h per no-dream run and 3 h per dreaming run, 40 h for the 20 runs
-(Blakowski et al. 2024, code README); ``brian_dream.chip.board_time`` gives the same
+(Blakowski et al. 2024, code README); ``brian_dream.experiment.protocols.board_time`` gives the same
 estimate from the 8.4 ms + 10 ms per network step. The two protocols run one after
 the other here; on 2 cores ``--jobs 2`` runs them side by side. With ``--split-dreaming
 K`` the dreaming protocol is also timed with its seeds split over K processes (K runs
@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 from brian_dream import load_preset, train
-from brian_dream.chip import board_time
+from brian_dream.experiment.protocols import board_time
 from brian_dream.runs import RunFolder, write_record
 
 PROTOCOLS = {"no_dreaming": "dynapse_pong", "dreaming": "dynapse_dream"}

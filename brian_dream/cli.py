@@ -251,7 +251,7 @@ def _energy_line(energy):
 
 
 def _cmd_energy(args):
-    from .energy import EVENT_KINDS, EnergyTable, estimate_energy
+    from .chip.energy import EVENT_KINDS, EnergyTable, estimate_energy
     from .runs import RunFolder
 
     table = EnergyTable.load(args.table)
@@ -318,7 +318,7 @@ def _cmd_neuron(args):
     for key, spec in model.parameters.items():
         print(f"  {key:{width}s} = {params[key]!s:>14}   {spec.doc}")
     if model.name == "dpi":
-        from .biases import CONVERSION_CONSTANTS, UNMODELLED_BIASES, biases_from_params, get_bias_model
+        from .chip.biases import CONVERSION_CONSTANTS, UNMODELLED_BIASES, biases_from_params, get_bias_model
 
         given = data.get("biases") or {}
         bias_model = get_bias_model(data.get("bias_model"))
@@ -367,7 +367,7 @@ def _cmd_plot(args):
 
 
 def _cmd_sweep(args):
-    from .sweep import load_sweep, run_sweep
+    from .studies.sweep import load_sweep, run_sweep
 
     spec = load_sweep(args.spec).to_dict()
     if args.games:
@@ -384,7 +384,7 @@ def _cmd_sweep(args):
 
 
 def _cmd_compare(args):
-    from .analysis import compare_conditions
+    from .studies.analysis import compare_conditions
 
     groups = {}
     for path in map(_run_dir, args.runs):

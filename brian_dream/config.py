@@ -11,7 +11,8 @@ import yaml
 from brian2 import Hz, ms
 
 from .errors import ChipConstraintError, ConfigError
-from .neurons import get_neuron_model
+from .files import _yaml_problem, read_yaml  # noqa: F401  (public here too)
+from .chip.neurons import get_neuron_model
 from .quantities import parse_quantity
 
 # Nothing here imports the simulation (devices, substrate, world model, experiment): a
@@ -61,7 +62,7 @@ PROTOCOLS = ("awake", "dream", "plan")
 COUNT_WINDOWS = ("frame", "since_last_read")
 
 #: What the world model's readouts can read (``world_model.readout_features``); see
-#: `brian_dream.worldmodel.WorldModel`.
+#: `brian_dream.learning.worldmodel.WorldModel`.
 READOUT_FEATURES = ("filtered", "filtered+frame")
 
 #: Former name of `READOUT_FEATURES`.
@@ -332,7 +333,7 @@ def did_you_mean(name, choices):
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-#: Former private name of `did_you_mean` (brian_dream.sweep imports it).
+#: Former private name of `did_you_mean` (brian_dream.studies.sweep imports it).
 _suggest = did_you_mean
 
 
@@ -685,7 +686,7 @@ class Config:
 
     def chip_mapping(self):
         """Cores of one DYNAP-SE1 board used by one replica (raises if it does not fit)."""
-        from .chip import map_to_chips
+        from .chip.placement import map_to_chips
 
         nets = {"agent": self.substrate.n_hidden}
         if self.uses_world_model():
@@ -693,8 +694,8 @@ class Config:
         return map_to_chips(nets)
 
     def uses_world_model(self):
-        """True for protocols that need the world model (`brian_dream.protocols.Protocol.uses_world_model`)."""
-        from .protocols import protocol_class  # the schedule lives with the protocols
+        """True for protocols that need the world model (`brian_dream.experiment.protocols.Protocol.uses_world_model`)."""
+        from .experiment.protocols import protocol_class  # the schedule lives with the protocols
 
         return protocol_class(self).uses_world_model
 
@@ -759,7 +760,7 @@ def resolve_neuron(set_name, override_layers, where, bias_layers=()):
     dimensioned parameter must carry its unit, with the right dimensions.
 
     Biases (the set's, then ``bias_layers``) are converted with the set's ``bias_model``
-    (``nominal`` when it names none; see `brian_dream.biases.BIAS_MODELS`).
+    (``nominal`` when it names none; see `brian_dream.chip.biases.BIAS_MODELS`).
     """
     base = load_neuron_set(set_name)
     model = get_neuron_model(base["model"])
@@ -785,7 +786,7 @@ def resolve_neuron(set_name, override_layers, where, bias_layers=()):
         if model.name != "dpi":
             raise ConfigError(f"{where}.neuron_biases: DYNAP-SE1 biases apply to the 'dpi' neuron model only, "
                               f"not {model.name!r}")
-        from .biases import get_bias_model, params_from_biases
+        from .chip.biases import get_bias_model, params_from_biases
 
         try:
             bias_model = get_bias_model(base.get("bias_model"))
@@ -867,25 +868,6 @@ def available_neuron_sets():
     return sorted(p.name[:-5] for p in _preset_dir().joinpath("neurons").iterdir() if p.name.endswith(".yaml"))
 
 
-def read_yaml(path, what):
-    """The mapping in YAML file ``path``; `ConfigError` naming ``what`` if it is not valid YAML or not a mapping."""
-    try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        raise ConfigError(f"{what}: not valid YAML ({_yaml_problem(err)})") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{what}: must hold a mapping")
-    return data
-
-
-def _yaml_problem(err):
-    """A YAML parse error in one line: ``"line 3, column 7: mapping values are not allowed here"``."""
-    mark, problem = getattr(err, "problem_mark", None), getattr(err, "problem", None)
-    if mark is not None and problem:
-        return f"line {mark.line + 1}, column {mark.column + 1}: {problem}"
-    return " ".join(str(err).split())
-
-
 def load_neuron_set(name, _chain=()):
     """Read a neuron parameter set (``models/neurons/<name>.yaml``) as a dict, following ``extends``."""
     if name in _chain:
@@ -901,8 +883,8 @@ def load_neuron_set(name, _chain=()):
         raise ConfigError(f"models/neurons/{name}.yaml: keys are 'model', 'parameters' (or 'extends: <set>') "
                           "and optionally 'biases' and 'bias_model'")
     if "bias_model" in data:
-        # how the set's coarse/fine biases become currents (brian_dream.biases.BIAS_MODELS)
-        from .biases import BIAS_MODELS
+        # how the set's coarse/fine biases become currents (brian_dream.chip.biases.BIAS_MODELS)
+        from .chip.biases import BIAS_MODELS
 
         if not isinstance(data["bias_model"], str) or data["bias_model"] not in BIAS_MODELS:
             raise ConfigError(f"models/neurons/{name}.yaml: bias_model {data['bias_model']!r} is unknown; "
@@ -938,8 +920,8 @@ def preset_data(name_or_path):
     return read_yaml(res, f"models/{name_or_path}.yaml"), name_or_path
 
 
-#: Former private names, kept for modules that still import them (brian_dream.energy,
-#: brian_dream.sweep, tests/test_biases.py): use `read_yaml`, `preset_data`, `resolve_neuron`.
+#: Former private names, kept for modules that still import them (brian_dream.chip.energy,
+#: brian_dream.studies.sweep, tests/test_biases.py): use `read_yaml`, `preset_data`, `resolve_neuron`.
 _read_yaml = read_yaml
 _preset_data = preset_data
 

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import kruskal, mannwhitneyu
 
-from brian_dream.analysis import block_means, board_results, games_to_reach
+from brian_dream.studies.analysis import block_means, board_results, games_to_reach
 from brian_dream.plots import color_cycle, new_figure, plot_band, save_figure
 from brian_dream.runs import atomic_write, find_metrics, read_metrics
 
@@ -51,7 +51,7 @@ AGAINST_RELEASED = [("board_awake", "released no dreaming"), ("board_dream", "re
 
 def load_runs(run_dirs, block=50):
     """``(games, values[seeds, blocks], seeds)`` of the run folders of one condition, their seeds
-    merged up to the last block all of them reached (as `brian_dream.analysis.load_condition`,
+    merged up to the last block all of them reached (as `brian_dream.studies.analysis.load_condition`,
     reading ``metrics.csv`` or the ``metrics.csv.gz`` of a tidied finished run)."""
     parts = [block_means(read_metrics(d), block) for d in run_dirs]
     games = min((g for g, _, _ in parts), key=len)

@@ -36,12 +36,12 @@ from tqdm import tqdm
 
 from brian_dream.config import load_preset, parse_override
 from brian_dream.devices import building_for, make_driver
-from brian_dream.encoding import PopulationEncoder
+from brian_dream.learning.encoding import PopulationEncoder
 from brian_dream.envs import VectorGames
 from brian_dream.envs.dream import DreamVectorEnv
 from brian_dream.envs.pong import PONG_STATE_NAMES
 from brian_dream.experiment import build_world_model
-from brian_dream.protocols import RealGames
+from brian_dream.experiment.protocols import RealGames
 from brian_dream.quantities import parse_quantity
 from brian_dream.runs import write_record
 

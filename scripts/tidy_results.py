@@ -109,7 +109,7 @@ def _sweep_labels(sweep_dir):
     """Run labels of a sweep folder: those of its ``sweep.yaml`` and the folders in ``runs/``."""
     labels = {p.name for p in (sweep_dir / "runs").iterdir() if p.is_dir()}
     try:
-        from brian_dream.sweep import expand, load_sweep
+        from brian_dream.studies.sweep import expand, load_sweep
 
         labels |= {job["label"] for job in expand(load_sweep(sweep_dir / "sweep.yaml"))}
     except Exception as err:  # an old or foreign spec: the run folders present are all we know

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import yaml
 
-from brian_dream.analysis import block_means, board_results, compare_conditions, games_to_reach
+from brian_dream.studies.analysis import block_means, board_results, compare_conditions, games_to_reach
 from brian_dream.cli import main
 from brian_dream.runs import RunFolder, rows_to_columns
 

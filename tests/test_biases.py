@@ -8,7 +8,7 @@ import pytest
 from brian2 import ms, nA, pA, uA
 
 from brian_dream import config as config_module
-from brian_dream.biases import (BIAS_MODELS, BIASES, COARSE_BASE, ROCKPOOL_SE1_LAYOUT, ROCKPOOL_SE1_SCALE,
+from brian_dream.chip.biases import (BIAS_MODELS, BIASES, COARSE_BASE, ROCKPOOL_SE1_LAYOUT, ROCKPOOL_SE1_SCALE,
                                 UNMODELLED_BIASES, biases_from_params, bias_current, coarse_fine, get_bias_model,
                                 params_from_biases, parse_bias)
 from brian_dream.cli import main
@@ -42,7 +42,7 @@ def test_nominal_currents_of_the_papers_settings():
 
 
 def test_the_nominal_model_gives_the_numbers_it_always_gave():
-    # recorded with brian_dream.biases before the bias models existed (dpi_dynapse1's device
+    # recorded with brian_dream.chip.biases before the bias models existed (dpi_dynapse1's device
     # constants with the board's model-core biases, and the derived settings of dpi_dynapse1)
     _, params = resolve_neuron("dpi_dynapse1", [], "test")
     out = params_from_biases(params, BOARD_MODEL)

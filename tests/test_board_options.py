@@ -6,12 +6,12 @@ from brian2 import ms
 
 from brian_dream.config import load_preset
 from brian_dream.devices import RuntimeDriver
-from brian_dream.encoding import PopulationEncoder
+from brian_dream.learning.encoding import PopulationEncoder
 from brian_dream.envs.dream import DreamVectorEnv
 from brian_dream.errors import ConfigError
 from brian_dream.experiment import build_agent_substrate, build_world_model
-from brian_dream.protocols import RealGames
-from brian_dream.readout import PolicyReadout
+from brian_dream.experiment.protocols import RealGames
+from brian_dream.learning.readout import PolicyReadout
 
 FRAME = 10 * ms
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from brian_dream.chip import map_to_chips
+from brian_dream.chip.placement import map_to_chips
 from brian_dream.config import load_preset
 from brian_dream.errors import ChipConstraintError
 
@@ -27,7 +27,7 @@ def test_too_large_networks_are_refused_with_the_limit_named():
 
 
 def test_board_time_follows_the_papers_step_cost():
-    from brian_dream.chip import board_time
+    from brian_dream.experiment.protocols import board_time
 
     awake = board_time(load_preset("dynapse_pong"))
     assert awake["step_s"] == pytest.approx(0.0184)  # 8.4 ms input update + 10 ms wait

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from brian_dream.connectivity import block_diagonal, chip_fan_in
-from brian_dream.encoding import PopulationEncoder
+from brian_dream.chip.connectivity import block_diagonal, chip_fan_in
+from brian_dream.learning.encoding import PopulationEncoder
 from brian_dream.errors import ChipConstraintError
 
 

@@ -8,7 +8,7 @@ from brian2 import ms, pjoule
 
 from brian_dream import train
 from brian_dream.cli import main
-from brian_dream.energy import EVENT_KINDS, EnergyTable, EventCounter, estimate_energy
+from brian_dream.chip.energy import EVENT_KINDS, EnergyTable, EventCounter, estimate_energy
 from brian_dream.errors import ConfigError
 
 

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from brian_dream.config import load_preset
-from brian_dream.energy import EventCounter
+from brian_dream.chip.energy import EventCounter
 from brian_dream.experiment.checkpoints import Checkpoint, EventLedger
-from brian_dream.protocols import Awake, Dream, OracleDream, Plan, RealGames, protocol_for
+from brian_dream.experiment.protocols import Awake, Dream, OracleDream, Plan, RealGames, protocol_for
 
 
 class Part:
@@ -145,7 +145,8 @@ def test_a_tidied_finished_run_cannot_be_extended_and_says_why(tmp_path):
 
 
 def test_config_and_protocols_name_the_same_protocols():
-    from brian_dream import config, protocols
+    from brian_dream import config
+    from brian_dream.experiment import protocols
 
     assert set(config.PROTOCOLS) == set(protocols.PROTOCOLS)
 

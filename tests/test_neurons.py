@@ -5,7 +5,7 @@ import pytest
 from brian2 import Network, NeuronGroup, SpikeGeneratorGroup, SpikeMonitor, StateMonitor, Synapses, amp, ms, pA, prefs, second
 from scipy.integrate import solve_ivp
 
-from brian_dream.neurons import DPINeuron, LIFNeuron, f_i_curve
+from brian_dream.chip.neurons import DPINeuron, LIFNeuron, f_i_curve
 
 
 def single_neuron(model, params, synapse_type, dt, **overrides):
@@ -115,7 +115,7 @@ def test_dpi_f_i_curve_matches_independent_integration_of_the_published_equation
     The presets' coarser dt (0.5 ms) is off by up to 17 % at high drive; benchmarks/dpi_dt.py
     measures that, and that in the presets' reservoirs (about 7 Hz) it moves rates by < 1 %.
     """
-    from brian_dream.dpi_reference import dpi_f_i_curve
+    from brian_dream.chip.dpi_reference import dpi_f_i_curve
 
     prefs.codegen.target = "numpy"
     model, params = dpi

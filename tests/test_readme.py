@@ -138,7 +138,7 @@ def _check_brian_dream(argv, cmd):
             games = config.experiment.games * len(config.experiment.seeds)
             return games <= QUICK_TRAIN_REPLICA_GAMES and config.simulation.device == "runtime"
         if args.command == "sweep":
-            from brian_dream.sweep import load_sweep
+            from brian_dream.studies.sweep import load_sweep
 
             load_sweep(args.spec)  # a file or a shipped name; every run's config is checked
             return False

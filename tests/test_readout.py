@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from brian_dream.readout import Adam, CountFilter, PolicyReadout, entropy, softmax
+from brian_dream.learning.readout import Adam, CountFilter, PolicyReadout, entropy, softmax
 
 
 def episode(policy, rng, steps=30):
@@ -110,7 +110,7 @@ def test_replica_readouts_do_not_depend_on_batch_partners():
 
 
 def test_reward_baseline_removes_a_constant_bias_and_skips_inactive_replicas():
-    from brian_dream.readout import RewardBaseline
+    from brian_dream.learning.readout import RewardBaseline
 
     baseline = RewardBaseline(2, decay=0.9)
     first = baseline(np.array([2.0, 2.0]), active=np.array([True, False]))
@@ -142,7 +142,7 @@ def _entropy_after_constant_reward(baseline, episodes=150, steps=20, entropy_bon
 
 
 def test_reward_bias_collapses_the_policy_unless_centred():
-    from brian_dream.readout import RewardBaseline
+    from brian_dream.learning.readout import RewardBaseline
 
     initial, biased = _entropy_after_constant_reward(None)
     initial_too, centred = _entropy_after_constant_reward(RewardBaseline(3, decay=0.9))

@@ -169,7 +169,7 @@ def test_parse_quantity_wants_units_for_dimensioned_values():
 
 
 def test_an_energy_table_with_a_bare_number_is_refused(tmp_path):
-    from brian_dream.energy import EnergyTable
+    from brian_dream.chip.energy import EnergyTable
 
     path = tmp_path / "table.yaml"
     path.write_text("events: {spike: 883, route: 1 pJ, broadcast: 1 pJ, pulse: 1 pJ}\n")
@@ -203,7 +203,7 @@ def test_config_imports_no_runtime_module():
 
 def test_the_names_config_checks_match_the_runtime():
     from brian_dream.devices import DEVICES
-    from brian_dream.worldmodel import READOUT_FEATURES
+    from brian_dream.learning.worldmodel import READOUT_FEATURES
 
     assert config_module.DEVICES == DEVICES
     assert config_module.READOUT_FEATURES == READOUT_FEATURES == config_module.WORLD_MODEL_FEATURES
@@ -271,7 +271,7 @@ def _legend_clear_of_panels(fig):
 
 
 def test_report_figure_has_panel_titles_and_a_readable_legend(tmp_path, monkeypatch):
-    import brian_dream.analysis as analysis
+    import brian_dream.studies.analysis as analysis
 
     from test_analysis import fake_run
 

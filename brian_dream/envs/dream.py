@@ -25,7 +25,7 @@ class DreamVectorEnv(gym.vector.VectorEnv):
 
     Parameters
     ----------
-    model : `~brian_dream.worldmodel.WorldModel`
+    model : `~brian_dream.learning.worldmodel.WorldModel`
     session : `~brian_dream.devices.FrameSession`
     substrate : str
         Name of the model's substrate in the session.

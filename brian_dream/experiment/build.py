@@ -6,11 +6,11 @@ import brian2
 from brian2 import ms
 
 from ..config import Config, load_preset
-from ..encoding import PopulationEncoder
+from ..learning.encoding import PopulationEncoder
 from ..errors import ConfigError
 from ..quantities import parse_quantity
-from ..substrate import Substrate
-from ..worldmodel import WorldModel
+from ..chip.substrate import Substrate
+from ..learning.worldmodel import WorldModel
 
 __all__ = ["as_config", "build_agent_substrate", "build_world_model", "build_networks", "export"]
 
@@ -44,7 +44,7 @@ def _wiring_seeds(config):
 
 
 def build_agent_substrate(config, name="agent"):
-    """The agent's `~brian_dream.substrate.Substrate` for all replicas of ``config``."""
+    """The agent's `~brian_dream.chip.substrate.Substrate` for all replicas of ``config``."""
     model, params, mismatch = _replica_params(config, "substrate")
     sub = config.substrate
     return Substrate(
@@ -96,13 +96,13 @@ def export(config, directory, overrides=None):
     """Write the compiled-device project of ``config``'s networks into a new folder ``directory``.
 
     The folder holds Brian2's cpp_standalone project with the frame bridge, a
-    README, ``layout.json`` and ``drive.py`` (see `brian_dream.standalone.export_project`)
+    README, ``layout.json`` and ``drive.py`` (see `brian_dream.devices.standalone.export_project`)
     and the resolved ``config.yaml``. Returns the folder's path.
     """
     import yaml
 
     from .. import __version__
-    from ..standalone import export_project
+    from ..devices.standalone import export_project
 
     config = as_config(config, overrides)
     device = config.simulation.device if config.simulation.device != "runtime" else "cpp"

@@ -5,8 +5,8 @@ import time
 
 import numpy as np
 
-from ..chip import board_time
-from ..energy import EnergyTable, estimate_energy
+from .protocols import board_time
+from ..chip.energy import EnergyTable, estimate_energy
 from ..runs import package_versions, platform_info
 
 __all__ = ["run_meta", "MetricLog", "close_records"]

@@ -11,13 +11,13 @@ from brian2 import ms
 from tqdm.auto import tqdm
 
 from ..devices import building_for, make_driver
-from ..encoding import PopulationEncoder
-from ..energy import EventCounter
+from ..learning.encoding import PopulationEncoder
+from ..chip.energy import EventCounter
 from ..envs import VectorGames
 from ..envs.dream import DreamVectorEnv
-from ..protocols import Players, RealGames, SpikingAgent, Stopwatch, protocol_for
+from .protocols import Players, RealGames, SpikingAgent, Stopwatch, protocol_for
 from ..quantities import parse_quantity
-from ..readout import PolicyReadout, RewardBaseline
+from ..learning.readout import PolicyReadout, RewardBaseline
 from ..runs import RunFolder, rows_to_columns
 from .build import as_config, build_networks
 from .checkpoints import Checkpoint, EventLedger
@@ -45,7 +45,7 @@ class TrainResult:
         Final policy readout weights ``[R, n_actions, n_hidden]``.
     chip_energy : dict
         What the run's chip events would have cost on DYNAP-SE1
-        (`brian_dream.energy.estimate_energy`), also in ``meta.json``.
+        (`brian_dream.chip.energy.estimate_energy`), also in ``meta.json``.
     """
 
     run_dir: Path | None
@@ -87,7 +87,7 @@ class TrainResult:
 def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True, resume=None):
     """Train R agents (one per seed) in one simulation, with the configured protocol.
 
-    Protocols (`brian_dream.protocols`): ``awake`` (real games only), ``dream`` (each
+    Protocols (`brian_dream.experiment.protocols`): ``awake`` (real games only), ``dream`` (each
     real game is followed by ``dream.per_game`` dreams of ``dream.length`` steps in the
     world model; ``dream.oracle`` plays them in the real game) and ``plan`` (every
     ``2 n_fut`` real steps an ``n_fut``-step model rollout adds imagined rewards to the

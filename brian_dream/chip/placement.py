@@ -2,10 +2,9 @@
 
 import math
 
-from .errors import ChipConstraintError
+from ..errors import ChipConstraintError
 
-__all__ = ["CHIPS", "CORES_PER_CHIP", "NEURONS_PER_CORE", "USABLE_PER_CORE", "INPUT_UPDATE_S", "map_to_chips",
-           "board_time"]
+__all__ = ["CHIPS", "CORES_PER_CHIP", "NEURONS_PER_CORE", "USABLE_PER_CORE", "INPUT_UPDATE_S", "map_to_chips"]
 
 #: A DYNAP-SE1 board: 4 chips x 4 cores x 256 neurons (rockpool's dynapse1 constants).
 CHIPS, CORES_PER_CHIP, NEURONS_PER_CORE = 4, 4, 256
@@ -53,28 +52,3 @@ def map_to_chips(networks):
             left -= take
             core_index += 1
     return placement
-
-
-def board_time(config):
-    """What one game of ``config`` would take on the board, in seconds of wall time.
-
-    The board runs each network step as an input update (`INPUT_UPDATE_S`) followed
-    by a wait of one frame, one network after the other (18.4 ms per step for the
-    agent alone, 36.8 ms with the world model, as in the paper). Counted per game:
-    the real game's NOOP and play steps on every network the protocol uses, the
-    dreams (agent and model, warm-up frames included) and the planning rollouts.
-
-    Returns
-    -------
-    timing : dict
-        ``step_s`` (one network step), ``network_steps`` and ``seconds`` per game.
-    """
-    from brian2 import second
-
-    from .protocols import protocol_for
-    from .quantities import parse_quantity
-
-    frame_s = float(parse_quantity(config.simulation.frame_duration, second))
-    step_s = INPUT_UPDATE_S + frame_s
-    steps = protocol_for(config).network_steps()
-    return {"step_s": step_s, "network_steps": steps, "seconds": steps * step_s}

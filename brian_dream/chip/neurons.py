@@ -6,8 +6,8 @@ import numpy as np
 
 from brian2 import amp, farad, mV, ms, volt
 
-from .errors import ConfigError
-from .quantities import parse_quantity
+from ..errors import ConfigError
+from ..quantities import parse_quantity
 
 __all__ = ["Param", "NeuronModel", "LIFNeuron", "DPINeuron", "NEURON_MODELS", "get_neuron_model", "f_i_curve"]
 
@@ -396,7 +396,7 @@ def f_i_curve(model, params, currents, dt, duration=0.5, skip=0.1):
     -------
     rates : ndarray of float
         Inverse mean inter-spike interval after ``skip`` in Hz (0 for fewer than 3 spikes),
-        as `brian_dream.dpi_reference.dpi_f_i_curve` measures it.
+        as `brian_dream.chip.dpi_reference.dpi_f_i_curve` measures it.
     """
     from brian2 import Network, NeuronGroup, SpikeMonitor, second
 

@@ -24,7 +24,7 @@ a Dask cluster. Each run has a fixed folder ``<out>/<name>/runs/<label>/``: runn
 the same command again skips finished runs and resumes killed ones from their last
 checkpoint. At the end the sweep writes ``summary.csv`` (one row per run and seed:
 a tidy table for pandas), a figure of final return against each grid parameter
-and the condition report of `brian_dream.analysis.compare_conditions`.
+and the condition report of `brian_dream.studies.analysis.compare_conditions`.
 """
 
 import csv
@@ -36,9 +36,9 @@ from pathlib import Path
 
 import yaml
 
-from .config import did_you_mean, is_replica_key, load_preset, read_yaml
-from .errors import CheckpointError, ConfigError
-from .runs import atomic_write
+from ..config import did_you_mean, is_replica_key, load_preset, read_yaml
+from ..errors import CheckpointError, ConfigError
+from ..runs import atomic_write
 
 __all__ = ["SweepSpec", "load_sweep", "run_sweep", "expand", "plan", "split_batch"]
 
@@ -198,7 +198,7 @@ def _finished(run_root):
 
 def _run_job(preset, overrides, run_root):
     """Run (or resume, or skip) one run of a sweep; executed in a worker process."""
-    from .experiment import train
+    from ..experiment import train
 
     run_root = Path(run_root)
     done = _finished(run_root)
@@ -238,8 +238,8 @@ def split_batch(batch_dir, index, n_parts, label, preset, overrides, run_root):
 
     import numpy as np
 
-    from .plots import learning_curve_figure
-    from .runs import RunFolder, open_metrics, read_metrics, run_name
+    from ..plots import learning_curve_figure
+    from ..runs import RunFolder, open_metrics, read_metrics, run_name
 
     batch = RunFolder(batch_dir)
     config = load_preset(preset, overrides)
@@ -257,7 +257,7 @@ def split_batch(batch_dir, index, n_parts, label, preset, overrides, run_root):
     run.write_metrics(rows)
     comparison = Path(batch_dir) / "dream_vs_real.npz"
     if comparison.is_file():
-        from .plots import dream_vs_real_figure
+        from ..plots import dream_vs_real_figure
 
         with np.load(comparison) as f:
             part = {k: f[k][:, index * S:(index + 1) * S] for k in f.files}
@@ -275,7 +275,7 @@ def split_batch(batch_dir, index, n_parts, label, preset, overrides, run_root):
                            "board_estimate": meta["timings"].get("board_estimate", 0.0) / n_parts,
                            "shared_by_parts": n_parts}
     if "chip_events" in meta:  # this run's replicas' events, priced again
-        from .energy import EnergyTable, estimate_energy
+        from ..chip.energy import EnergyTable, estimate_energy
 
         ev = meta["chip_events"]
         ev["counts"] = {net: {k: v[index * S:(index + 1) * S] for k, v in kinds.items()}
@@ -399,7 +399,7 @@ def _in_local_processes(args, jobs, done):
 
 
 def _summarise(spec, root, jobs):
-    from .runs import read_metrics
+    from ..runs import read_metrics
 
     rows = []
     keys = list(spec.grid)
@@ -434,7 +434,7 @@ def _parameter_figure(spec, root, rows):
     """Final return (mean ± SD over seeds, and each seed) against each grid parameter, per condition."""
     import numpy as np
 
-    from .plots import LEGEND_FONTSIZE, new_figure, save_figure
+    from ..plots import LEGEND_FONTSIZE, new_figure, save_figure
 
     keys = list(spec.grid)
     fig = new_figure(figsize=(5 * len(keys), 4.2), layout="constrained")

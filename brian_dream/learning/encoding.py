@@ -44,7 +44,7 @@ class PopulationEncoder:
     def from_config(cls, config):
         from brian2 import Hz
 
-        from .quantities import parse_quantity
+        from ..quantities import parse_quantity
 
         e = config.encoder
         return cls(config.n_state(), e.generators_per_variable, e.first_centre, e.centre_spacing, e.sigma,

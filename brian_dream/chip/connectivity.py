@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from .errors import ChipConstraintError
+from ..errors import ChipConstraintError
 
 __all__ = ["chip_fan_in", "block_diagonal"]
 

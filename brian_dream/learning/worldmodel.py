@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from .config import READOUT_FEATURES  # noqa: F401  (what the readouts can read)
+from ..config import READOUT_FEATURES  # noqa: F401  (what the readouts can read)
 from .readout import Adam, CountFilter
 
 __all__ = ["WorldModel", "READOUT_FEATURES"]

@@ -6,11 +6,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .readout import entropy
+from ..learning.readout import entropy
 
 __all__ = ["Stopwatch", "SpikingAgent", "RealGames", "play_episode", "awake_game", "dream", "oracle_dream",
            "plan_rollout", "Players", "Protocol", "Awake", "Dream", "OracleDream", "Plan", "protocol_for",
-           "protocol_class"]
+           "protocol_class", "board_time"]
 
 
 class Stopwatch:
@@ -41,7 +41,7 @@ class SpikingAgent:
         The agent substrate's name in the session.
     encoder : callable
         States to input rates.
-    policy : `~brian_dream.readout.PolicyReadout`
+    policy : `~brian_dream.learning.readout.PolicyReadout`
     shared_inputs : callable, optional
         ``states -> {substrate: rates}``: other substrates whose generators show the
         same states during the agent's frame (the board drives its agent and model
@@ -155,7 +155,7 @@ def play_episode(env, agent, steps, reward_weight=1.0, on_step=None, baseline=No
     ``states``, ``done`` and ``step(actions) -> (states, rewards, ...)``). Rewards feed
     the policy gradient scaled by ``reward_weight`` (0: watch without learning).
     ``on_step(t)`` is called before each step (planning hooks in here). A
-    ``baseline`` (`~brian_dream.readout.RewardBaseline`) is subtracted from the
+    ``baseline`` (`~brian_dream.learning.readout.RewardBaseline`) is subtracted from the
     rewards that enter the gradient; the returned ``return`` is always the raw sum.
 
     Returns
@@ -258,7 +258,7 @@ class Players:
     real : `RealGames`
     dream_env : `~brian_dream.envs.dream.DreamVectorEnv` or None
         The world model as an environment (protocols that use one).
-    baseline : `~brian_dream.readout.RewardBaseline` or None
+    baseline : `~brian_dream.learning.readout.RewardBaseline` or None
         Subtracted from imagined rewards in the policy gradient.
     """
 
@@ -397,3 +397,28 @@ def protocol_class(config):
 def protocol_for(config):
     """The `Protocol` of ``config``."""
     return protocol_class(config)(config)
+
+
+def board_time(config):
+    """What one game of ``config`` would take on the board, in seconds of wall time.
+
+    The board runs each network step as an input update (`INPUT_UPDATE_S`) followed
+    by a wait of one frame, one network after the other (18.4 ms per step for the
+    agent alone, 36.8 ms with the world model, as in the paper). Counted per game:
+    the real game's NOOP and play steps on every network the protocol uses, the
+    dreams (agent and model, warm-up frames included) and the planning rollouts.
+
+    Returns
+    -------
+    timing : dict
+        ``step_s`` (one network step), ``network_steps`` and ``seconds`` per game.
+    """
+    from brian2 import second
+
+    from ..chip.placement import INPUT_UPDATE_S
+    from ..quantities import parse_quantity
+
+    frame_s = float(parse_quantity(config.simulation.frame_duration, second))
+    step_s = INPUT_UPDATE_S + frame_s
+    steps = protocol_for(config).network_steps()
+    return {"step_s": step_s, "network_steps": steps, "seconds": steps * step_s}

@@ -1,37 +1,9 @@
-"""Frame drivers: run substrates frame by frame in closed loop with host code.
-
-The frame interface
--------------------
-Two equivalent forms. A *session* (`FrameDriver.open`) is synchronous:
-``session.step({substrate_name: rates})`` simulates one frame and returns the counts,
-so host code (an agent loop, a `gymnasium.Env` such as the dream env) can call it
-like a function. A *controller* is a generator. Each ``yield`` hands the driver the input rates for
-the next frame, ``{substrate_name: float[R, n_inputs] in Hz}`` (a substrate left
-out, or ``None``, keeps its rates; the key ``"__reset__"`` may list substrates to put
-back to their initial state before the frame), and receives the spike counts of that frame,
-``{substrate_name: int[R, n_hidden]}``. When the controller returns, the run ends
-and its return value is returned by `FrameDriver.run`. The controller never sees
-Brian2, so the same experiment code serves every device.
-
-Drivers: `RuntimeDriver` (Brian2 runtime mode) here, and
-`brian_dream.standalone.StandaloneDriver` (the network compiled once with
-cpp_standalone, driven through a pipe). `make_driver` picks one by device name;
-substrates for a standalone device are built inside `building_for`.
-"""
-
-import contextlib
-import time
+"""The frame interface: `FrameDriver` (what every device implements) and `FrameSession`
+(synchronous frames for host code). See `brian_dream.devices` for the whole picture."""
 
 import numpy as np
-from brian2 import Network, NetworkOperation, get_device, prefs, second
 
-from .config import DEVICES  # noqa: F401  (the devices a frame driver exists for)
-from .errors import DeviceError
-
-__all__ = ["FrameDriver", "FrameSession", "RuntimeDriver", "make_driver", "building_for", "DEVICES"]
-
-#: Simulated time per ``Network.run`` call of the runtime driver (about 28 h).
-_CHUNK = 1e5 * second
+__all__ = ["FrameDriver", "FrameSession", "RESET"]
 
 
 class FrameDriver:
@@ -122,7 +94,7 @@ class FrameDriver:
         """Start a synchronous `FrameSession` (use as a context manager).
 
         ``observer(request, counts)``, if given, sees every frame's request and counts
-        (e.g. a `brian_dream.energy.EventCounter`). ``accumulate``: counts are read
+        (e.g. a `brian_dream.chip.energy.EventCounter`). ``accumulate``: counts are read
         as every event since the substrate's last read (see `FrameSession`).
         """
         return FrameSession(self, observer, accumulate)
@@ -271,166 +243,3 @@ class FrameSession:
 
     def __exit__(self, *exc):
         self.close()
-
-
-class RuntimeDriver(FrameDriver):
-    """Brian2 runtime mode: one long ``run()`` with a frame hook.
-
-    A `~brian2.NetworkOperation` at the end of every frame hands its counts to the
-    controller and writes the rates it yields straight into the input group's state
-    array. One ``run()`` per experiment avoids Brian's set-up cost
-    per call (about 90 ms, measured), which would dominate frame-sized runs.
-
-    Parameters
-    ----------
-    substrates : list of `~brian_dream.substrate.Substrate`
-    frame_duration, dt : `Quantity`
-    codegen_target : {"cython", "numpy"}
-    """
-
-    def __init__(self, substrates, frame_duration, dt, codegen_target="cython"):
-        super().__init__(substrates, frame_duration, dt)
-        from brian2.devices.device import RuntimeDevice
-
-        if not isinstance(get_device(), RuntimeDevice):
-            raise DeviceError(
-                "the runtime driver needs Brian2's runtime device, but a standalone device is active "
-                f"({type(get_device()).__name__}); call brian2.set_device('runtime') or choose another driver"
-            )
-        self.codegen_target = codegen_target
-        objects = []
-        for s in self.substrates.values():
-            objects.extend(s.objects)
-        # The hook runs at the end of every step and acts on a frame's last one, so
-        # a run that ends stops exactly at a frame boundary (a hook at the start of
-        # a frame would let Brian finish that step first, one step too many).
-        self._hook = NetworkOperation(self._tick, dt=dt, when="end", name="frame_hook*")
-        self.network = Network(*objects, self._hook)
-        self._rates = {n: s.inputs.variables["rate"].get_value() for n, s in self.substrates.items()}
-        self._counts = {n: s.hidden.variables["count"].get_value() for n, s in self.substrates.items()}
-        self._controller = None
-        self._step = 0
-        self._now = 0.0
-
-    def _tick(self):
-        # every time step, at its end: the frame's last step hands over
-        if self._first_frame_at is None:
-            self._first_frame_at = time.perf_counter()  # code generation and compilation are done
-        self._step += 1
-        if self._step < self.steps_per_frame:
-            return
-        self._step = 0
-        self._now = float(self.network.t) + float(self.dt)
-        t0 = time.perf_counter()
-        try:
-            counts = {}
-            for n, s in self.substrates.items():
-                c = self._counts[n]
-                counts[n] = np.rint(c).astype(np.int64).reshape(s.n_replicas, s.n_hidden)
-                c[:] = 0
-            self.timings["frames"] += 1
-            self._apply(self._controller.send(counts))
-        except StopIteration as stop:
-            self._result = stop.value
-            self._finished = True
-            self.network.stop()
-        except BaseException as err:  # re-raised after run() so the original type and traceback survive
-            self._error = err
-            self.network.stop()
-        self.timings["host"] += time.perf_counter() - t0
-
-    def _apply(self, request):
-        resets, rates = self._parse_request(request)
-        for n in resets:
-            self.substrates[n].restore_initial_state()
-        for n, r in rates.items():
-            self._rates[n][:] = r
-
-    def get_state(self):
-        state = {"t": np.array(self._now)}
-        for n, sub in self.substrates.items():
-            state.update({f"net.{n}.{k}": v for k, v in sub.get_state().items()})
-        return state
-
-    def set_state(self, state):
-        shift = self._now - float(state["t"])
-        for n, sub in self.substrates.items():
-            prefix = f"net.{n}."
-            sub.set_state({k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}, shift)
-
-    def run(self, controller):
-        """Run ``controller`` to completion; returns its return value."""
-        prefs.codegen.target = self.codegen_target
-        self._controller = controller
-        self._finished = False
-        self._result = self._error = None
-        self._first_frame_at = None
-        self._step = 0
-        host_before = self.timings["host"]
-        t0 = time.perf_counter()
-        try:
-            self._apply(next(controller))
-        except StopIteration as stop:
-            return stop.value
-        self.timings["host"] += time.perf_counter() - t0
-        # The length is unknown in advance: run in long chunks until the hook stops the
-        # network (controller returned or raised) or the user interrupts.
-        while True:
-            t_before = self.network.t
-            self.network.run(_CHUNK, namespace={})
-            if self._finished or self._error is not None or self.network.t - t_before < _CHUNK - self.dt:
-                break
-        total = time.perf_counter() - t0
-        setup = (self._first_frame_at - t0) if self._first_frame_at is not None else total
-        self.timings["setup"] += setup
-        self.timings["simulation"] += total - setup - (self.timings["host"] - host_before)
-        if self._error is not None:
-            raise self._error
-        if not self._finished:
-            controller.close()
-            raise KeyboardInterrupt("simulation stopped before the experiment finished")
-        return self._result
-
-
-
-
-def make_driver(device, substrates, frame_duration, dt, codegen_target="cython", build_dir=None):
-    """Create the frame driver for ``device``: ``"runtime"``, ``"cpp"`` or ``"cuda"``.
-
-    For the standalone devices the substrates must have been built inside
-    `building_for` of the same device; the program is generated and compiled here
-    (or taken from the build cache, see `brian_dream.standalone`).
-    """
-    if device == "runtime":
-        return RuntimeDriver(substrates, frame_duration, dt, codegen_target)
-    if device in ("cpp", "cuda"):
-        from .standalone import StandaloneDriver
-
-        return StandaloneDriver(substrates, frame_duration, dt, device=device, build_dir=build_dir)
-    raise DeviceError(f"unknown device {device!r}; available: {', '.join(DEVICES)}")
-
-
-@contextlib.contextmanager
-def building_for(device):
-    """Context in which Brian2 objects are created for ``device``.
-
-    ``runtime`` changes nothing. ``cpp`` and ``cuda`` check that the device can work
-    here (compiler; brian2cuda, nvcc and a GPU), switch Brian2 to a fresh standalone
-    device, and switch back to runtime mode on leaving, so a notebook can train on
-    several devices one after another.
-    """
-    if device == "runtime":
-        yield
-        return
-    if device not in DEVICES:
-        raise DeviceError(f"unknown device {device!r}; available: {', '.join(DEVICES)}")
-    from .standalone import activate_standalone, deactivate_standalone
-
-    saved = activate_standalone(device)
-    try:
-        yield
-    finally:
-        deactivate_standalone(saved)
-
-
-

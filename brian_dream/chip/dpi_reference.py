@@ -1,6 +1,6 @@
 """An independent NumPy integration of the DPI neuron's published equations, to check the Brian2 model against.
 
-This module shares no code with `brian_dream.neurons` (it reads only the derived
+This module shares no code with `brian_dream.chip.neurons` (it reads only the derived
 constants), so the Brian2 model and this reference can disagree. It integrates the
 membrane of Chicca, Stefanini, Bartolozzi & Indiveri (2014, Proc. IEEE
 102(9):1367) with a fixed-step classical Runge-Kutta scheme at a fine step, with the

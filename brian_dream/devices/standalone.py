@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 from brian2 import Network, get_device, prefs, second, set_device
 
-from .devices import FrameDriver
-from .errors import DeviceError
+from .base import FrameDriver
+from ..errors import DeviceError
 
 __all__ = ["StandaloneDriver", "activate_standalone", "deactivate_standalone", "build_cache_dir",
            "export_project", "check_device"]
@@ -205,7 +205,7 @@ class StandaloneDriver(FrameDriver):
 
     Parameters
     ----------
-    substrates : list of `~brian_dream.substrate.Substrate`
+    substrates : list of `~brian_dream.chip.substrate.Substrate`
     frame_duration, dt : `Quantity`
     device : {"cpp"}
     build_dir : str or Path, optional
@@ -407,7 +407,7 @@ def export_project(substrates_factory, device, frame_duration, directory, readme
     """
     import json
 
-    from .devices import building_for
+    from . import building_for
 
     directory = Path(directory)
     if directory.exists() and any(directory.iterdir()):

@@ -7,12 +7,12 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from .chip import board_time
-from .config import Config
-from .errors import CheckpointError
-from .plots import (LEGEND_FONTSIZE, band_legend, color_cycle, data_range, new_figure, per_replica_curves, plot_band,
+from ..experiment.protocols import board_time
+from ..config import Config
+from ..errors import CheckpointError
+from ..plots import (LEGEND_FONTSIZE, band_legend, color_cycle, data_range, new_figure, per_replica_curves, plot_band,
                     save_figure)
-from .runs import RunFolder, atomic_write, find_metrics, read_metrics
+from ..runs import RunFolder, atomic_write, find_metrics, read_metrics
 
 __all__ = ["block_means", "load_condition", "board_results", "compare_conditions", "games_to_reach"]
 
@@ -58,7 +58,7 @@ def load_condition(run_dirs, block=50):
     games, values[n_seeds, n_blocks], seeds, entropy[n_seeds, n_blocks], meta
         ``meta`` lists each folder's timings, ``model_state_mse[n_seeds, n_blocks]``
         (NaN without a world model), ``board_s``, the estimated time of
-        all its seeds on the DYNAP-SE1 board (`brian_dream.chip.board_time`), and
+        all its seeds on the DYNAP-SE1 board (`brian_dream.experiment.protocols.board_time`), and
         ``return_range``, the return a game can take (`Config.return_range`; None if unknown).
     """
     games = None

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from .seeding import replica_rng
+from ..seeding import replica_rng
 
 __all__ = ["RewardBaseline", "CountFilter", "Adam", "softmax", "entropy", "PolicyReadout"]
 

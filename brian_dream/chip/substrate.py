@@ -4,8 +4,8 @@ import numpy as np
 from brian2 import Clock, Hz, NeuronGroup, Synapses
 
 from .connectivity import block_diagonal, chip_fan_in
-from .errors import ConfigError
-from .seeding import replica_rng
+from ..errors import ConfigError
+from ..seeding import replica_rng
 
 __all__ = ["Substrate"]
 
@@ -28,7 +28,7 @@ class Substrate:
     ----------
     name : str
         Prefix of the Brian2 object names (``"agent"``, ``"model"``).
-    model : `~brian_dream.neurons.NeuronModel`
+    model : `~brian_dream.chip.neurons.NeuronModel`
     params : dict or list of dict
         Resolved parameters (see `NeuronModel.resolve`), one dict for all replicas or
         one per replica.

@@ -25,10 +25,10 @@ from pathlib import Path
 import numpy as np
 from brian2 import joule, second
 
-from .chip import USABLE_PER_CORE
-from .config import read_yaml
-from .errors import ConfigError
-from .quantities import parse_quantity
+from .placement import USABLE_PER_CORE
+from ..files import read_yaml
+from ..errors import ConfigError
+from ..quantities import parse_quantity
 
 __all__ = ["EVENT_KINDS", "EnergyTable", "EventCounter", "estimate_energy"]
 
@@ -108,7 +108,7 @@ class EventCounter:
 
     Parameters
     ----------
-    substrates : list of `~brian_dream.substrate.Substrate`
+    substrates : list of `~brian_dream.chip.substrate.Substrate`
     frame_duration : `Quantity`
     """
 
@@ -178,7 +178,7 @@ def estimate_energy(totals, table, games, board_seconds_per_game=None):
     games : int
         Real games the counts cover.
     board_seconds_per_game : float, optional
-        Board wall time of a game (`brian_dream.chip.board_time`), for a mean power.
+        Board wall time of a game (`brian_dream.experiment.protocols.board_time`), for a mean power.
 
     Returns
     -------

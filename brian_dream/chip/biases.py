@@ -57,7 +57,7 @@ snapshot cited is commit b78e8715, the last one that still holds it)
       ``I0`` is the neuron set's ``I0`` (rockpool's ``Io`` = 0.5 pA, ``default_layout``).
 
 Conversion constants (`CONVERSION_CONSTANTS`, the same for both models). The
-currents map onto `brian_dream.neurons.DPINeuron` parameters as in the circuits
+currents map onto `brian_dream.chip.neurons.DPINeuron` parameters as in the circuits
 (Chicca et al. 2014; Bartolozzi & Indiveri 2007) and as rockpool converts them
 (``rockpool/devices/dynapse/parameters/translation/high_level/time.py``,
 ``DynapSimTime.tau_converter`` and ``pw_converter``; ``high_level/gain.py``,
@@ -87,7 +87,7 @@ import numpy as np
 
 from brian2 import amp, have_same_dimensions, mV, nA, pA, pF, uA, volt
 
-from .errors import ConfigError
+from ..errors import ConfigError
 
 __all__ = [
     "COARSE_BASE",

@@ -1,0 +1,1 @@
+"""The simulated DYNAP-SE chip: neuron and synapse models, biases, networks, placement, energy."""

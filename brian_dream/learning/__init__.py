@@ -1,0 +1,1 @@
+"""What learns: the policy readout, the world model's readouts, the input encoder."""
