@@ -14,6 +14,7 @@ See ``brian-dream --help`` for the same from the command line.
 __version__ = "0.1.0"
 
 from .errors import BrianDreamError, ChipConstraintError, CheckpointError, ConfigError, DeviceError  # noqa: E402
+from .lazy import lazy_names  # noqa: E402
 
 #: What ``import brian_dream`` offers, loaded on first use: importing Brian2 takes seconds,
 #: which a command line asking for ``--help`` should not pay.
@@ -22,20 +23,7 @@ _LAZY = {
     "train": "experiment", "export": "experiment", "TrainResult": "experiment", "read_metrics": "runs",
 }
 
-
-def __getattr__(name):
-    if name in _LAZY:
-        import importlib
-
-        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'brian_dream' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_LAZY))
-
+__getattr__, __dir__ = lazy_names(__name__, _LAZY)
 
 __all__ = [
     "Config",

@@ -94,6 +94,16 @@ def save_figure(fig, path, dpi=120):
     atomic_write(path, out.getvalue())
 
 
+def label_return_and_entropy(ax_r, ax_h, return_label):
+    """Titles and axis labels of the two panels of a learning-curve figure."""
+    ax_r.set_title("return", fontsize=LEGEND_FONTSIZE + 1)
+    ax_r.set_xlabel("games")
+    ax_r.set_ylabel(return_label)
+    ax_h.set_title("policy entropy", fontsize=LEGEND_FONTSIZE + 1)
+    ax_h.set_xlabel("games")
+    ax_h.set_ylabel("policy entropy (nats)")
+
+
 def band_legend(fig, entries):
     """One legend for all panels, below them (the figure needs ``layout="constrained"``):
     a line per condition in its colour, then a key to what `plot_band` draws.
@@ -158,12 +168,7 @@ def learning_curve_figure(runs, window=50, path=None, title=None, reference=None
         color = colors[(k + len(runs)) % len(colors)]
         plot_band(ax_r, games, ref, color, label, return_range)
         entries.append((label, color))
-    ax_r.set_title("return", fontsize=LEGEND_FONTSIZE + 1)
-    ax_r.set_xlabel("games")
-    ax_r.set_ylabel(f"return per game (mean of last {window})")
-    ax_h.set_title("policy entropy", fontsize=LEGEND_FONTSIZE + 1)
-    ax_h.set_xlabel("games")
-    ax_h.set_ylabel("policy entropy (nats)")
+    label_return_and_entropy(ax_r, ax_h, f"return per game (mean of last {window})")
     band_legend(fig, entries)
     if title:
         fig.suptitle(title, fontsize=10)

@@ -6,6 +6,8 @@ records (`records`), the protocol's games (`protocols`), checkpoints as named co
 configuration can ask `protocols` what a protocol needs without importing Brian2's devices.
 """
 
+from ..lazy import lazy_names
+
 _LAZY = {
     "train": "train", "TrainResult": "train", "export": "build", "build_agent_substrate": "build",
     "build_world_model": "build", "build_networks": "build", "as_config": "build", "dream_vs_real": "diagnostics",
@@ -13,16 +15,4 @@ _LAZY = {
 
 __all__ = list(_LAZY)
 
-
-def __getattr__(name):
-    if name in _LAZY:
-        import importlib
-
-        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'brian_dream.experiment' has no attribute {name!r}")
-
-
-def __dir__():
-    return sorted(set(globals()) | set(_LAZY))
+__getattr__, __dir__ = lazy_names(__name__, _LAZY)

@@ -10,8 +10,8 @@ import yaml
 from ..experiment.protocols import board_time
 from ..config import Config
 from ..errors import CheckpointError
-from ..plots import (LEGEND_FONTSIZE, band_legend, color_cycle, data_range, new_figure, per_replica_curves, plot_band,
-                    save_figure)
+from ..plots import (LEGEND_FONTSIZE, band_legend, color_cycle, data_range, label_return_and_entropy, new_figure,
+                     per_replica_curves, plot_band, save_figure)
 from ..runs import RunFolder, atomic_write, find_metrics, read_metrics
 
 __all__ = ["block_means", "load_condition", "board_results", "compare_conditions", "games_to_reach"]
@@ -196,12 +196,7 @@ def compare_conditions(conditions, out_dir, reference=True, block=50):
             entries.append((f"{label} (released, n={len(v)})", color))
             summary["conditions"].setdefault("_board", {})[label] = {"final_mean": float(v[:, -1].mean()),
                                                                       "final_sd": float(v[:, -1].std())}
-    ax_r.set_title("return", fontsize=LEGEND_FONTSIZE + 1)
-    ax_r.set_xlabel("games")
-    ax_r.set_ylabel(f"mean return of the last {block} games")
-    ax_h.set_title("policy entropy", fontsize=LEGEND_FONTSIZE + 1)
-    ax_h.set_xlabel("games")
-    ax_h.set_ylabel("policy entropy (nats)")
+    label_return_and_entropy(ax_r, ax_h, f"mean return of the last {block} games")
     band_legend(fig, entries)
     save_figure(fig, out_dir / "comparison.png", dpi=120)
 
