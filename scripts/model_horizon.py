@@ -105,7 +105,7 @@ def ridge_errors(recorder, encoder):
 
 def play_random(real, rng, steps):
     """One real game with uniformly random actions; returns states ``[steps+1, R, n]`` and actions."""
-    states = [real.reset().copy()]
+    states = [real.reset()[0].copy()]
     actions = []
     for _ in range(steps):
         a = rng.integers(real.model.n_actions, size=real.games.n)

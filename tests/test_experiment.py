@@ -104,20 +104,28 @@ def test_each_protocol_is_an_object_that_knows_its_networks_and_board_steps(pres
     assert expected == steps, "the preset changed: update the hand count"
 
 
-def test_real_games_step_like_the_dream_env():
+def test_real_games_are_a_vector_env_like_the_dream_env():
+    import gymnasium as gym
+
     from brian_dream.envs import VectorGames
+    from brian_dream.envs.dream import DreamVectorEnv
 
     games = VectorGames("brian_dream/PaddleTrack-v0", [0, 1])
     try:
         real = RealGames(games, noop_steps=2)
-        real.reset()
+        first, info = real.reset()
         out = real.step(np.array([1, 2]))
+        with pytest.raises(ValueError, match="seeded per replica"):
+            real.reset(seed=3)
     finally:
         games.close()
+    assert isinstance(real, gym.vector.VectorEnv) and issubclass(DreamVectorEnv, gym.vector.VectorEnv)
+    assert info == {} and real.observation_space.contains(first)
     assert len(out) == 5
     states, rewards, terminated, truncated, info = out
-    assert states.shape == (2, 4) and rewards.shape == (2,)
+    assert states.shape == (2, 4) and rewards.shape == (2,) and real.observation_space.shape == (2, 4)
     assert terminated.dtype == bool and truncated.dtype == bool and isinstance(info, dict)
+    assert real.single_action_space.n == games.n_actions == 3
     assert games.n_actions == 3
 
 

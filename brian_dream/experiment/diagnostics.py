@@ -16,7 +16,7 @@ def dream_vs_real(real, agent, dream_env, steps, warmup_history=False):
         and ``dream_rewards`` ``[steps, R]``, ``actions`` ``[steps, R]``.
     """
     learning, dream_env.model.learning = dream_env.model.learning, False
-    states = real.reset()
+    states, _ = real.reset()
     agent.policy.begin_episode()
     real_states, real_rewards, actions = [states.copy()], [], []
     for _ in range(steps):

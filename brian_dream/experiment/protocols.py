@@ -4,6 +4,7 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 
+import gymnasium as gym
 import numpy as np
 
 from ..learning.readout import entropy
@@ -66,8 +67,13 @@ class SpikingAgent:
             return self.policy.act(counts, active)
 
 
-class RealGames:
+class RealGames(gym.vector.VectorEnv):
     """The real games as the agent loop sees them, with the world model learning alongside.
+
+    A gymnasium vector env, as `~brian_dream.envs.dream.DreamVectorEnv` is, so one agent
+    loop (`play_episode`) serves real games and dreams. Observations are the games' states
+    as ``float64`` (what the encoder reads); a finished game stays ``terminated`` until
+    `reset` (no autoreset).
 
     ``reset`` starts a game in every replica: reset, then ``noop_steps`` NOOPs. With a
     world model, every real transition (the NOOPs too, unless ``learn_on_noops`` is
@@ -90,6 +96,13 @@ class RealGames:
         self.start_states = None
         self.start_history = []  # (states, actions) of the NOOP steps that led to start_states
         self.model_errors = defaultdict(list)
+        self.num_envs = games.n
+        space = games.envs.single_observation_space
+        self.single_observation_space = gym.spaces.Box(space.low.astype(float), space.high.astype(float),
+                                                       space.shape, np.float64)
+        self.single_action_space = gym.spaces.Discrete(games.n_actions)
+        self.observation_space = gym.vector.utils.batch_space(self.single_observation_space, self.num_envs)
+        self.action_space = gym.vector.utils.batch_space(self.single_action_space, self.num_envs)
 
     @property
     def done(self):
@@ -99,7 +112,16 @@ class RealGames:
     def states(self):
         return self.games.states
 
-    def reset(self):
+    metadata = {"autoreset_mode": gym.vector.AutoresetMode.DISABLED}
+
+    def reset(self, *, seed=None, options=None):
+        """A new game in every replica: reset, then the NOOPs; returns ``(states, {})``.
+
+        The games keep their own per-replica random streams (seeded at their first reset
+        from the replicas' seeds), so ``seed`` is not accepted.
+        """
+        if seed is not None:
+            raise ValueError("real games are seeded per replica at their first reset (experiment.seeds)")
         with self.watch("env"):
             states = self.games.reset()
         if self.model is not None:
@@ -112,7 +134,7 @@ class RealGames:
         if self.session is not None:
             self.session.flush()
         self.start_states = states.copy()
-        return states
+        return states, {}
 
     def step(self, actions, model_frame=True):
         """One real step in every replica; with a world model (and ``model_frame``), its frame on it.
