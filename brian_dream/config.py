@@ -694,7 +694,7 @@ class Config:
         return map_to_chips(nets)
 
     def uses_world_model(self):
-        """True for protocols that need the world model (`brian_dream.experiment.protocols.Protocol.uses_world_model`)."""
+        """True for protocols that need the world model (see `brian_dream.experiment.protocols.Protocol`)."""
         from .experiment.protocols import protocol_class  # the schedule lives with the protocols
 
         return protocol_class(self).uses_world_model

@@ -18,7 +18,8 @@ import yaml
 
 from .errors import CheckpointError
 
-__all__ = ["atomic_write", "run_name", "RunFolder", "package_versions", "read_metrics", "rows_to_columns", "METRIC_COLUMNS",
+__all__ = ["atomic_write", "run_name", "RunFolder", "package_versions", "read_metrics", "rows_to_columns",
+           "METRIC_COLUMNS",
            "METRICS_FILES", "find_metrics", "open_metrics", "METRIC_DIGITS",
            "metric_value", "round_metrics_text"]
 

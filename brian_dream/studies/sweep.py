@@ -84,7 +84,8 @@ def load_sweep(spec):
         spec = read_yaml(path, where)
     unknown = [k for k in spec if k not in _KEYS]
     if unknown:
-        raise ConfigError(f"{where}: unknown key {unknown[0]!r}{did_you_mean(unknown[0], _KEYS)}; keys are {', '.join(_KEYS)}")
+        raise ConfigError(f"{where}: unknown key {unknown[0]!r}{did_you_mean(unknown[0], _KEYS)}; "
+                          f"keys are {', '.join(_KEYS)}")
     for key in ("name", "preset", "games", "seeds"):
         if key not in spec:
             raise ConfigError(f"{where}: missing {key!r}")
