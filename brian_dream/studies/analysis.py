@@ -150,33 +150,24 @@ def compare_conditions(conditions, out_dir, reference=True, block=50):
     -------
     summary : dict
     """
-    from scipy.stats import mannwhitneyu
-
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     data = {label: load_condition(dirs, block) for label, dirs in conditions.items()}
-    has_model = any(np.isfinite(d[4]["model_state_mse"]).any() for d in data.values())
-    fig = new_figure(figsize=(5.5 * (2 + has_model), 4.8), layout="constrained")
-    axes = fig.subplots(1, 2 + has_model)
-    ax_r, ax_h = axes[:2]
-    colors = color_cycle()
-    entries = []  # (label, colour) of the figure's legend, below the panels
+    summary = _summarise(data, block, reference)
+    _comparison_figure(data, block, reference, out_dir / "comparison.png")
+    lines = _comparison_report(conditions, data, summary, block, out_dir)
+    atomic_write(out_dir / "comparison.md", "\n".join(lines))
+    atomic_write(out_dir / "comparison.yaml", yaml.safe_dump(summary, sort_keys=False))
+    return summary
+
+
+def _summarise(data, block, reference):
+    """Per condition: seeds, games, the return at the last block all conditions reached, costs."""
     # conditions are compared where all of them have data (runs may still be in progress)
     n_common = min(len(d[0]) for d in data.values())
     summary = {"block": block, "compared_at_game": int(next(iter(data.values()))[0][n_common - 1]),
                "conditions": {}}
-    for k, (label, (games, values, seeds, entropy, meta)) in enumerate(data.items()):
-        color = colors[k % len(colors)]
-        # bands clipped to the return a game can take (from the config), else to the data's range
-        plot_band(ax_r, games, values, color, f"{label} (n={len(seeds)})", meta["return_range"] or data_range(values))
-        plot_band(ax_h, games, entropy, color, label, data_range(entropy))
-        entries.append((f"{label} (n={len(seeds)})", color))
-        if np.isfinite(meta["model_state_mse"]).any():
-            plot_band(axes[2], games, meta["model_state_mse"], color, label, data_range(meta["model_state_mse"]))
-            axes[2].set_yscale("log")
-            axes[2].set_title("world-model state error", fontsize=LEGEND_FONTSIZE + 1)
-            axes[2].set_xlabel("games")
-            axes[2].set_ylabel("mean squared error (RAM units²)")
+    for label, (games, values, seeds, entropy, meta) in data.items():
         final = values[:, n_common - 1]
         wall = sum(t.get("total", 0.0) for t in meta["timings"])
         summary["conditions"][label] = {
@@ -189,19 +180,51 @@ def compare_conditions(conditions, out_dir, reference=True, block=50):
             summary["conditions"][label]["final_model_state_mse"] = float(
                 np.nanmean(meta["model_state_mse"][:, n_common - 1]))
     if reference:
+        for label, dreaming in (("board, no dreaming", False), ("board, dreaming", True)):
+            _, v = board_results(dreaming)
+            summary["conditions"].setdefault("_board", {})[label] = {"final_mean": float(v[:, -1].mean()),
+                                                                      "final_sd": float(v[:, -1].std())}
+    return summary
+
+
+def _comparison_figure(data, block, reference, path):
+    """Return, policy entropy and (with a world model) its state error per condition, ± SD over seeds."""
+    has_model = any(np.isfinite(d[4]["model_state_mse"]).any() for d in data.values())
+    fig = new_figure(figsize=(5.5 * (2 + has_model), 4.8), layout="constrained")
+    axes = fig.subplots(1, 2 + has_model)
+    ax_r, ax_h = axes[:2]
+    colors = color_cycle()
+    entries = []  # (label, colour) of the figure's legend, below the panels
+    for k, (label, (games, values, seeds, entropy, meta)) in enumerate(data.items()):
+        color = colors[k % len(colors)]
+        # bands clipped to the return a game can take (from the config), else to the data's range
+        plot_band(ax_r, games, values, color, f"{label} (n={len(seeds)})", meta["return_range"] or data_range(values))
+        plot_band(ax_h, games, entropy, color, label, data_range(entropy))
+        entries.append((f"{label} (n={len(seeds)})", color))
+        if np.isfinite(meta["model_state_mse"]).any():
+            plot_band(axes[2], games, meta["model_state_mse"], color, label, data_range(meta["model_state_mse"]))
+            axes[2].set_yscale("log")
+            axes[2].set_title("world-model state error", fontsize=LEGEND_FONTSIZE + 1)
+            axes[2].set_xlabel("games")
+            axes[2].set_ylabel("mean squared error (RAM units²)")
+    if reference:
         for k, (label, dreaming) in enumerate((("board, no dreaming", False), ("board, dreaming", True))):
             g, v = board_results(dreaming)
             color = colors[(len(data) + k) % len(colors)]
             plot_band(ax_r, g, v, color, label, (-21.0, 21.0))  # Pong on the board
             entries.append((f"{label} (released, n={len(v)})", color))
-            summary["conditions"].setdefault("_board", {})[label] = {"final_mean": float(v[:, -1].mean()),
-                                                                      "final_sd": float(v[:, -1].std())}
     label_return_and_entropy(ax_r, ax_h, f"mean return of the last {block} games")
     band_legend(fig, entries)
-    save_figure(fig, out_dir / "comparison.png", dpi=120)
+    save_figure(fig, path, dpi=120)
+
+
+def _comparison_report(conditions, data, summary, block, out_dir):
+    """``comparison.md``'s lines: the table, the test and games-to-level for two conditions, the figures."""
+    from scipy.stats import mannwhitneyu
 
     labels = list(data)
     at = summary["compared_at_game"]
+    n_common = min(len(d[0]) for d in data.values())
     lines = ["# Comparison", "", f"Mean return of the {block} real games up to game {at} per seed (mean ± SD over "
              "seeds), the last block every condition has reached.", "",
              "| condition | seeds | games run | return at game " + str(at) + " | wall time (sum of runs) "
@@ -236,6 +259,4 @@ def compare_conditions(conditions, out_dir, reference=True, block=50):
                 rel = os.path.relpath(Path(d) / "dream_vs_real.png", out_dir)
                 lines += [f"Dream next to the real game, {label} ({Path(d).name}, after training):", "",
                           f"![dream vs real]({rel})", ""]
-    atomic_write(out_dir / "comparison.md", "\n".join(lines))
-    atomic_write(out_dir / "comparison.yaml", yaml.safe_dump(summary, sort_keys=False))
-    return summary
+    return lines
