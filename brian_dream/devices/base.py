@@ -110,10 +110,12 @@ RESET = "__reset__"
 class FrameSession:
     """Synchronous frames: ``counts = session.step(rates)``.
 
-    The driver's run loop lives in a worker thread whose controller waits for the
-    next request, so the caller's code reads top to bottom and the simulation still
-    runs as one continuous ``run()``. Only one thread works at a time; a hand-over
-    costs about 30 µs.
+    A driver that can simulate one frame when asked (``driver.frame(request)``: the
+    compiled program behind a pipe) is called directly. A driver whose simulation must
+    own the loop (Brian2's runtime ``run()`` with a frame hook) runs in a worker thread
+    whose controller waits for the next request, so the caller's code reads top to
+    bottom and the simulation still runs as one continuous ``run()``. Only one thread
+    works at a time; a hand-over costs about 30 µs.
 
     With ``accumulate`` a step returns, for the substrates it reads, their counts summed
     over every frame since they were last read, and the other substrates' counts wait
@@ -135,8 +137,11 @@ class FrameSession:
         self._resets = set()
         self.accumulate = bool(accumulate)
         self._pending = {}  # accumulate: counts since each substrate's last read
-        self._thread = threading.Thread(target=self._work, name="brian_dream-frames", daemon=True)
-        self._thread.start()
+        self._direct = getattr(driver, "frame", None)
+        self._thread = None
+        if self._direct is None:
+            self._thread = threading.Thread(target=self._work, name="brian_dream-frames", daemon=True)
+            self._thread.start()
 
     def _controller(self):
         while True:
@@ -177,14 +182,7 @@ class FrameSession:
         if self._resets:
             request[RESET] = sorted(self._resets)
             self._resets = set()
-        self._requests.put(request)
-        reply = self._replies.get()
-        if isinstance(reply, BaseException):
-            self._closed = True
-            raise reply
-        if reply is _STOP:
-            self._closed = True
-            raise RuntimeError("the simulation ended unexpectedly")
+        reply = self._simulate(request)
         if self.observer is not None:
             self.observer(request, reply)
         if self.accumulate:
@@ -193,6 +191,23 @@ class FrameSession:
             reply = {n: self._pending.pop(n) for n in list(read) + [c[0] for c in callbacks] if n in self._pending}
         for n, callback in callbacks:
             callback(reply[n])
+        return reply
+
+    def _simulate(self, request):
+        if self._direct is not None:
+            try:
+                return self._direct(request)
+            except BaseException:
+                self._closed = True
+                raise
+        self._requests.put(request)
+        reply = self._replies.get()
+        if isinstance(reply, BaseException):
+            self._closed = True
+            raise reply
+        if reply is _STOP:
+            self._closed = True
+            raise RuntimeError("the simulation ended unexpectedly")
         return reply
 
     def defer(self, name, rates, callback):
@@ -229,6 +244,9 @@ class FrameSession:
 
     def close(self):
         """End the run (the simulation thread finishes its current step and returns)."""
+        if self._thread is None:
+            self._closed = True
+            return
         if not self._closed and self._thread.is_alive():
             self._closed = True
             self._requests.put(_STOP)

@@ -229,6 +229,7 @@ class StandaloneDriver(FrameDriver):
         self._count_bytes = [s.n_replicas * s.n_hidden * 8 for s in self._order]
         self._t = 0.0
         self._proc = None
+        self._last_frame_end = None  # when the last frame returned (host time is counted between frames)
         self._lock = threading.RLock()
         t0 = time.perf_counter()
         objects = [o for s in self._order for o in s.objects]
@@ -342,28 +343,34 @@ class StandaloneDriver(FrameDriver):
         return {s.name: np.rint(np.frombuffer(b, np.float64)).astype(np.int64).reshape(s.n_replicas, s.n_hidden)
                 for s, b in zip(self._order, raw)}
 
+    def frame(self, request):
+        """Simulate one frame now: ``request`` rates in (as a controller yields them), counts out.
+
+        The program answers one frame at a time, so a `~brian_dream.devices.FrameSession`
+        calls this directly (no thread); `run` drives a controller with it. The host's time
+        between two frames is counted as ``host``.
+        """
+        t0 = time.perf_counter()
+        if self._last_frame_end is not None:
+            self.timings["host"] += t0 - self._last_frame_end
+        setup_before = self.timings["setup"]
+        counts = self._frame(request)
+        self._last_frame_end = time.perf_counter()
+        self.timings["simulation"] += self._last_frame_end - t0 - (self.timings["setup"] - setup_before)
+        return counts
+
     def run(self, controller):
         """Run ``controller`` to completion against the compiled program; returns its value."""
-        host = 0.0
-        t_run = time.perf_counter()
-        setup_before = self.timings["setup"]
+        self._last_frame_end = time.perf_counter()
         try:
-            t0 = time.perf_counter()
             request = next(controller)
-            host += time.perf_counter() - t0
             while True:
-                counts = self._frame(request)
-                t0 = time.perf_counter()
-                try:
-                    request = controller.send(counts)
-                finally:
-                    host += time.perf_counter() - t0
+                request = controller.send(self.frame(request))
         except StopIteration as stop:
+            self.timings["host"] += time.perf_counter() - self._last_frame_end
             return stop.value
         finally:
-            self.timings["host"] += host
-            self.timings["simulation"] += (time.perf_counter() - t_run - host
-                                           - (self.timings["setup"] - setup_before))
+            self._last_frame_end = None
 
     def get_state(self):
         with self._lock:
