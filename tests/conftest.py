@@ -1,11 +1,14 @@
 """Shared fixtures: small substrates and configs, and Brian2 state reset between tests."""
 
+import gc
+
 import numpy as np
 import pytest
 from brian2 import prefs
+from brian2.groups.group import Group
 
+from brian_dream.chip.neurons import get_neuron_model
 from brian_dream.config import load_neuron_set
-from brian_dream.neurons import get_neuron_model
 
 
 @pytest.fixture(autouse=True)
@@ -13,6 +16,26 @@ def _reset_brian_prefs():
     target = prefs.codegen.target
     yield
     prefs.codegen.target = target
+
+
+def collect_brian_objects():
+    """Free the Brian2 objects that nothing uses any more, so that new ones get the same names.
+
+    Runtime substrates are named ``agent_hidden*``: Brian2 gives ``agent_hidden_1`` while an
+    ``agent_hidden`` still exists, and the name is part of the generated code, so every
+    numbered name is a new Cython compilation (seconds each). A frame driver and its network
+    refer to each other (the frame hook is a bound method), so finished networks wait for the
+    cycle collector; ``brian_dream.experiment.train`` collects them first for the same reason.
+    """
+    if Group.__instances__():  # neuron groups, synapses: only then is there anything to collect
+        gc.collect()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_brian_names():
+    """Every test starts without the Brian2 objects of earlier tests (see `collect_brian_objects`)."""
+    collect_brian_objects()
+    yield
 
 
 def neuron_set(name):

@@ -1,5 +1,6 @@
 """The board's own choices as options: action-blind model, count windows, wiring, gated Adam, dream details."""
 
+import gymnasium as gym
 import numpy as np
 import pytest
 from brian2 import ms
@@ -85,8 +86,11 @@ def test_counts_since_the_last_read_sum_the_other_networks_frames():
 
 
 class _FakeGames:
+    n_actions = 3
+
     def __init__(self, n=2):
         self.n, self.done, self.states = n, np.zeros(n, bool), np.zeros((n, 4))
+        self.envs = _Spaces()
 
     def reset(self):
         self.states = np.full((self.n, 4), 100.0)
@@ -95,6 +99,10 @@ class _FakeGames:
     def step(self, actions):
         self.states = self.states + 1
         return self.states.copy(), np.zeros(self.n)
+
+
+class _Spaces:
+    single_observation_space = gym.spaces.Box(0.0, 255.0, (4,))
 
 
 class _FakeSession:

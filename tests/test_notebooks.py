@@ -8,6 +8,8 @@ notebook's key results as JSON for the assertions.
 """
 
 import json
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +20,7 @@ from brian_dream.runs import find_metrics, open_metrics
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 pytest.importorskip("ipykernel")
+from jupyter_client import KernelManager  # noqa: E402  (nbclient's dependency)
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "notebooks"
@@ -37,6 +40,9 @@ FAST = {"codegen_target": "numpy"}
 #: former 600 s per cell was within reach. Kernel start-up (60 s by default) and the wait for a cell's
 #: last outputs after its reply (4 s by default, after which nbclient silently drops them) are loosened
 #: for the same reason, and a late output is an error rather than a missing figure or check result.
+#: Kernels talk to the test over Unix sockets in a folder of their own, not over TCP ports picked before
+#: the kernel binds them, which another process starting at the same time can take first
+#: (jupyter/jupyter_client#487: "Address already in use", the kernel dies at start-up).
 CELL_TIMEOUT = 2400
 STARTUP_TIMEOUT = 600
 IOPUB_TIMEOUT = 120
@@ -55,10 +61,15 @@ def run_notebook(name, parameters, check=None, timeout=CELL_TIMEOUT):
     nb.cells.insert(tagged[0] + 1, nbformat.v4.new_code_cell(source, metadata={"tags": ["injected-parameters"]}))
     if check is not None:
         nb.cells.append(nbformat.v4.new_code_cell(f"import json as _json\nprint('CHECK' + _json.dumps({check}))"))
-    client = nbclient.NotebookClient(nb, kernel_name="python3", timeout=timeout, startup_timeout=STARTUP_TIMEOUT,
-                                     iopub_timeout=IOPUB_TIMEOUT, raise_on_iopub_timeout=True,
-                                     resources={"metadata": {"path": str(NOTEBOOKS)}})
-    client.execute()
+    sockets = Path(tempfile.mkdtemp(prefix="brian_dream-kernel-"))
+    km = KernelManager(kernel_name="python3", transport="ipc", ip=str(sockets / "ipc"))
+    client = nbclient.NotebookClient(nb, km=km, kernel_name="python3", timeout=timeout,
+                                     startup_timeout=STARTUP_TIMEOUT, iopub_timeout=IOPUB_TIMEOUT,
+                                     raise_on_iopub_timeout=True, resources={"metadata": {"path": str(NOTEBOOKS)}})
+    try:
+        client.execute()
+    finally:
+        shutil.rmtree(sockets, ignore_errors=True)
     result = None
     if check is not None:
         text = "".join(o.get("text", "") for o in nb.cells[-1].outputs if o.output_type == "stream")
@@ -94,7 +105,7 @@ def metric_rows(run_dir):
 
 def final_block_per_seed(run_dir, last_game, block):
     """Each replica's mean return over its real games ``last_game - block ... last_game - 1``, read from the
-    metrics file with the csv module (independent of ``brian_dream.analysis``)."""
+    metrics file with the csv module (independent of ``brian_dream.studies.analysis``)."""
     values = {}
     for r in metric_rows(run_dir):
         if r["phase"] == "awake" and last_game - block <= int(r["game"]) < last_game:

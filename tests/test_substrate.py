@@ -1,33 +1,50 @@
-"""The batched substrate: replicas are independent, frames are exact, bad input is refused."""
+"""The batched substrate: replicas are independent, frames are exact, bad input is refused.
+
+Substrates built one after another in a test reuse their names (and so Brian2's compiled code) only
+if the earlier ones are gone: the helpers collect them first, and tests drop what they no longer need
+before building the next one (see ``collect_brian_objects`` in conftest.py).
+"""
+
+import gc
 
 import numpy as np
 import pytest
 from brian2 import ms
 
+from brian_dream.chip.substrate import Substrate
 from brian_dream.devices import RuntimeDriver
-from brian_dream.encoding import PopulationEncoder
-from brian_dream.substrate import Substrate
+from brian_dream.learning.encoding import PopulationEncoder
 
 DT = 0.5 * ms
 FRAME = 10 * ms
 
 
+def substrate(*args, **kwargs):
+    """A `Substrate`, built after the garbage of earlier ones is gone (so it reuses their names)."""
+    gc.collect()
+    return Substrate(*args, **kwargs)
+
+
 def run_counts(model, params, seeds, states, n_hidden=60, spike_trains="regular", target="cython"):
-    sub = Substrate("agent", model, params, seeds, 40, n_hidden, model.default_synapse_type,
+    """Spike counts ``[frames, R, N]`` of a fresh substrate driven by ``states``, and plain facts about the
+    run (``frames``, each replica's ``connectivity``): no Brian2 object leaves, so the next call reuses the names."""
+    sub = substrate("agent", model, params, seeds, 40, n_hidden, model.default_synapse_type,
                     spike_trains=spike_trains, dt=DT)
     driver = RuntimeDriver([sub], FRAME, DT, target)
     enc = PopulationEncoder(4)
     out = driver.run_frames([{"agent": enc(s)} for s in states])
-    return np.array([o["agent"] for o in out]), sub, driver
+    info = {"frames": driver.timings["frames"],
+            "connectivity": [sub.replica_connectivity(r) for r in range(sub.n_replicas)]}
+    return np.array([o["agent"] for o in out]), info
 
 
 @pytest.mark.parametrize("neuron", ["dpi", "lif"])
 def test_replica_results_do_not_depend_on_batch_partners(neuron, dpi, lif, random_states):
     model, params = dpi if neuron == "dpi" else lif
     states = random_states(40, 3)
-    alone, _, _ = run_counts(model, params, [11], states[:, :1])
-    pair, _, _ = run_counts(model, params, [11, 12], states[:, :2])
-    other, _, _ = run_counts(model, params, [99, 11, 13], states[:, [2, 0, 1]])
+    alone, _ = run_counts(model, params, [11], states[:, :1])
+    pair, _ = run_counts(model, params, [11, 12], states[:, :2])
+    other, _ = run_counts(model, params, [99, 11, 13], states[:, [2, 0, 1]])
     assert alone.sum() > 0
     np.testing.assert_array_equal(alone[:, 0], pair[:, 0])
     np.testing.assert_array_equal(alone[:, 0], other[:, 1])
@@ -37,9 +54,9 @@ def test_replicas_are_statistically_independent(dpi, random_states):
     model, params = dpi
     states = random_states(60, 1)
     same_input = np.repeat(states, 6, axis=1)  # every replica sees the same states
-    counts, sub, _ = run_counts(model, params, list(range(6)), same_input, n_hidden=300)
+    counts, info = run_counts(model, params, list(range(6)), same_input, n_hidden=300)
     # connectivity differs between replicas
-    c0, c1 = sub.replica_connectivity(0), sub.replica_connectivity(1)
+    c0, c1 = info["connectivity"][:2]
     assert not (np.array_equal(c0[0], c1[0]) and np.array_equal(c0[2], c1[2]))
     # population activity of different replicas, driven by the same input, is correlated
     # only through that input; per-neuron activity (neuron j of replica a vs b) is not
@@ -49,17 +66,17 @@ def test_replicas_are_statistically_independent(dpi, random_states):
     # under independence each coefficient is ~ N(0, 1/sqrt(300) = 0.058)
     assert abs(off_diag.mean()) < 0.06 and np.abs(off_diag).max() < 0.3, off_diag
     # a replica with the same seed reproduces exactly
-    again, _, _ = run_counts(model, params, [0, 1], same_input[:, :2], n_hidden=300)
+    again, _ = run_counts(model, params, [0, 1], same_input[:, :2], n_hidden=300)
     np.testing.assert_array_equal(again, counts[:, :2])
 
 
 def test_frames_count_each_spike_once_and_respond_to_input(dpi):
     model, params = dpi
     silent = np.full((10, 2, 4), 1000.0)  # far outside every tuning curve: zero input rates
-    counts, _, driver = run_counts(model, params, [0, 1], silent)
+    counts, info = run_counts(model, params, [0, 1], silent)
     assert counts.sum() == 0
-    assert driver.timings["frames"] == 10
-    driven, _, _ = run_counts(model, params, [0, 1], np.full((10, 2, 4), 123.0))
+    assert info["frames"] == 10
+    driven, _ = run_counts(model, params, [0, 1], np.full((10, 2, 4), 123.0))
     assert driven[2:].sum() > 0
     assert driven.max() <= 10 * ms / (2 * ms) + 1  # refractory period bounds spikes per frame
 
@@ -89,8 +106,8 @@ def test_controller_errors_surface_with_their_type(dpi):
 def test_synchronous_session_equals_controller(dpi, random_states):
     model, params = dpi
     states = random_states(15, 2)
-    by_controller, _, _ = run_counts(model, params, [4, 5], states)
-    sub = Substrate("agent", model, params, [4, 5], 40, 60, "nmda", dt=DT)
+    by_controller, _ = run_counts(model, params, [4, 5], states)
+    sub = substrate("agent", model, params, [4, 5], 40, 60, "nmda", dt=DT)
     enc = PopulationEncoder(4)
     with RuntimeDriver([sub], FRAME, DT, "cython").open() as session:
         by_session = np.array([session.step({"agent": enc(s)})["agent"] for s in states])
@@ -145,7 +162,8 @@ def test_mismatch_varies_neurons_and_synapses_per_replica(dpi):
     model, params = dpi
     exact = Substrate("agent", model, params, [1, 2], 40, 200, "nmda", dt=DT)
     assert np.all(exact.hidden.tau_mem_[:] == exact.hidden.tau_mem_[0]) and np.all(exact.synapses.w_mismatch_[:] == 1)
-    sub = Substrate("agent", model, params, [1, 2], 40, 200, "nmda", dt=DT, mismatch=0.2)
+    del exact
+    sub = substrate("agent", model, params, [1, 2], 40, 200, "nmda", dt=DT, mismatch=0.2)
     tau = sub.hidden.tau_mem_[:].reshape(2, 200)
     w = sub.hidden.I_spkthr_[:].reshape(2, 200)
     # currents scale with (1 + d): relative SD ~ 0.2; time constants follow 1 / (1 + d)
@@ -153,9 +171,10 @@ def test_mismatch_varies_neurons_and_synapses_per_replica(dpi):
     assert 0.15 < np.std(1 / tau[0]) / np.mean(1 / tau[0]) < 0.25
     assert not np.array_equal(tau[0], tau[1])  # each replica its own chip
     assert 0.15 < np.std(sub.synapses.w_mismatch_[:]) < 0.25
-    # the same seed gives the same chip, whatever replicas run beside it
-    alone = Substrate("agent", model, params, [2], 40, 200, "nmda", dt=DT, mismatch=0.2)
-    np.testing.assert_array_equal(alone.hidden.tau_mem_[:], tau[1])
     # the I_tau bias current behind tau_mem keeps tau = C U_T / (kappa I_tau)
     kappa = (0.75 + 0.66) / 2
     np.testing.assert_allclose(sub.hidden.I_tau_mem_[:] * sub.hidden.tau_mem_[:], 1.5e-12 * 0.025 / kappa)
+    del sub
+    # the same seed gives the same chip, whatever replicas run beside it
+    alone = substrate("agent", model, params, [2], 40, 200, "nmda", dt=DT, mismatch=0.2)
+    np.testing.assert_array_equal(alone.hidden.tau_mem_[:], tau[1])

@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from brian_dream.errors import CheckpointError, ConfigError
-from brian_dream.sweep import expand, load_sweep, run_sweep
+from brian_dream.studies.sweep import expand, load_sweep, run_sweep
 
 SPEC = {
     "name": "tiny",
@@ -87,10 +87,19 @@ def test_sweep_on_a_local_dask_cluster(tmp_path):
     assert [r["final_return"] for r in rows] == [r["final_return"] for r in local]
 
 
-def test_unreachable_scheduler_is_a_clear_error(tmp_path):
-    with pytest.raises(ConfigError, match="cannot reach the Dask scheduler"):
+def test_unreachable_scheduler_is_a_clear_error(tmp_path, monkeypatch):
+    distributed = pytest.importorskip("distributed")
+    # nothing listens on port 9, but Dask retries until its connect timeout (20 s in brian_dream.studies.sweep):
+    # the client gets 1 s here, the error path is the same
+    real_client = distributed.Client
+    monkeypatch.setattr(distributed, "Client", lambda address, timeout=None, **kw: real_client(address, timeout="1s",
+                                                                                             **kw))
+    t0 = time.monotonic()
+    with pytest.raises(ConfigError, match="cannot reach the Dask scheduler at tcp://127.0.0.1:9 "):
         run_sweep({**SPEC, "conditions": {"learn": {}}, "grid": {}}, out_dir=tmp_path,
                   scheduler="tcp://127.0.0.1:9", progress=False)
+    assert time.monotonic() - t0 < 15
+    assert not list(tmp_path.glob("*/runs/*"))
 
 
 @pytest.mark.slow
@@ -115,18 +124,44 @@ def test_killed_sweep_resumes_to_the_uninterrupted_result(tmp_path):
     assert "resumed" in yaml.safe_load((run / "meta.json").read_text())
 
 
-def test_sweep_device_option_reaches_every_run(tmp_path, capsys):
+@pytest.mark.parametrize("batch", [True, False])
+def test_sweep_device_option_reaches_every_run(tmp_path, monkeypatch, batch):
+    from brian_dream.cli import main
+    from brian_dream.studies import sweep
+
+    units = []  # what each simulation of the sweep was asked to run: (overrides, [part overrides])
+
+    def record(preset, overrides, run_root, parts):
+        units.append((overrides, [p[2] for p in parts]))
+        return [str(run_root)] * max(len(parts), 1)
+
+    monkeypatch.setattr(sweep, "_run_unit", record)
+    monkeypatch.setattr(sweep, "_summarise", lambda spec, root, jobs: [{"sweep": spec.name}])
+    code = main(["sweep", "demo_sweep", "--games", "1", "--seeds", "1", "--device", "cpp", "--out", str(tmp_path),
+                 "--quiet"] + ([] if batch else ["--no-batch"]))
+    assert code == 0
+    runs = [o for overrides, parts in units for o in (parts or [overrides])]
+    assert len(runs) == len(expand(load_sweep("demo_sweep"))) == 6  # 2 conditions x 3 learning rates
+    assert len(units) == (2 if batch else 6)
+    assert all(o["simulation.device"] == "cpp" for o in runs)
+    assert all(o["simulation.device"] == "cpp" for o, _ in units)  # the batched simulations too
+    assert all(o["experiment.games"] == 1 and o["experiment.seeds"] == [0] for o in runs)
+
+
+def test_sweep_on_an_unavailable_device_is_one_error_before_any_run(tmp_path, capsys):
     from brian_dream.cli import main
 
     code = main(["sweep", "demo_sweep", "--games", "1", "--seeds", "1", "--device", "cuda", "--out", str(tmp_path),
                  "--quiet"])
     assert code == 2
-    assert "device 'cuda'" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith("brian-dream: error:") and "device 'cuda'" in err and err.count("\n") == 1
     assert not list(tmp_path.glob("*/runs/*/*/metrics.csv"))
+    assert not list(tmp_path.glob("*/batches/*/*/metrics.csv"))
 
 
 def test_plan_batches_grid_points_that_differ_only_in_replica_keys():
-    from brian_dream.sweep import plan
+    from brian_dream.studies.sweep import plan
 
     spec = load_sweep({**SPEC, "grid": {"agent.gamma": [0.9, 0.99], "substrate.mismatch,world_model.mismatch": [0.0, 0.2],
                                         "agent.learning_rate": [0.001, 0.003]}})
@@ -170,7 +205,8 @@ def test_batched_sweep_equals_separate_runs_and_reruns_nothing(tmp_path):
 
 
 def test_no_batch_option_reaches_the_spec(monkeypatch, tmp_path):
-    from brian_dream import cli, sweep
+    from brian_dream import cli
+    from brian_dream.studies import sweep
 
     seen = []
     monkeypatch.setattr(sweep, "run_sweep", lambda spec, **kw: seen.append(spec) or [{"sweep": spec["name"]}])
