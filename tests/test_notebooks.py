@@ -186,10 +186,6 @@ COMMITTED = RESULTS / "lr0.001"
 @pytest.mark.skipif(not any(find_metrics(d) for d in COMMITTED.glob("PongRAM-v0__*dream*"))
                     or not any(find_metrics(d) for d in COMMITTED.glob("PongRAM-v0__*awake*")),
                     reason="no committed result folders in results/lr0.001")
-@pytest.mark.xfail(strict=True, raises=nbclient.exceptions.CellExecutionError,
-                   reason="notebook 02 lists committed run folders by metrics.csv, but tidied runs hold "
-                          "metrics.csv.gz (it should use brian_dream.runs.find_metrics); the assertions below hold "
-                          "on a copy with metrics.csv")
 def test_neuromorphic_dreaming_from_committed_results(tmp_path):
     nb, check = run_notebook(
         "02_neuromorphic_dreaming.ipynb", {"results_dir": str(COMMITTED), "out_dir": str(tmp_path)},
