@@ -1,6 +1,5 @@
 """scripts/tidy_results.py, and reading the metrics of tidied (gzip-compressed) run folders."""
 
-import importlib.util
 import json
 import shutil
 from pathlib import Path
@@ -12,14 +11,7 @@ import yaml
 
 from brian_dream.runs import METRIC_COLUMNS, RunFolder, find_metrics, open_metrics, read_metrics
 
-SCRIPTS = Path(__file__).resolve().parents[1] / "scripts"
-
-
-def load_script(name):
-    spec = importlib.util.spec_from_file_location(name, SCRIPTS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from test_scripts import load_script  # one loader for the scripts
 
 
 @pytest.fixture(scope="module")
