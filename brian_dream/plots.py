@@ -71,27 +71,45 @@ def new_figure(figsize, layout=None):
     return Figure(figsize=figsize, layout=layout)
 
 
-def save_figure(fig, path, dpi=120):
-    """Write ``fig`` as a PNG with a 256-colour palette (atomically).
+def palette_png(source, colours=256):
+    """The image in ``source`` (a path or a binary file) as PNG bytes with a ``colours``-colour
+    palette, or None if it already has a palette or is not an image Pillow reads.
 
-    Line plots lose nothing a reader sees and the file is about a third of a full-colour
-    one, which keeps committed results small (``scripts/tidy_results.py`` does the same
-    to older figures).
+    Line plots lose nothing a reader sees and the file is about a third of a full-colour one.
     """
     import io
 
-    from PIL import Image
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        im = Image.open(source)
+    except (OSError, UnidentifiedImageError):
+        return None
+    with im:
+        if im.mode == "P":
+            return None
+        im.load()
+        if im.mode == "RGBA" and im.getchannel("A").getextrema()[0] < 255:
+            small = im.quantize(colors=colours, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
+        else:
+            small = im.convert("RGB").quantize(colors=colours, method=Image.Quantize.MEDIANCUT,
+                                               dither=Image.Dither.NONE)
+    buf = io.BytesIO()
+    small.save(buf, format="PNG", optimize=True)
+    return buf.getvalue()
+
+
+def save_figure(fig, path, dpi=120):
+    """Write ``fig`` as a palette PNG (`palette_png`), atomically; this keeps committed results
+    small (``scripts/tidy_results.py`` does the same to older figures)."""
+    import io
 
     from .runs import atomic_write
 
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi)
     buf.seek(0)
-    with Image.open(buf) as im:
-        small = im.convert("RGB").quantize(colors=256, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
-    out = io.BytesIO()
-    small.save(out, format="PNG", optimize=True)
-    atomic_write(path, out.getvalue())
+    atomic_write(path, palette_png(buf))
 
 
 def label_return_and_entropy(ax_r, ax_h, return_label):

@@ -36,6 +36,7 @@ import json
 import sys
 from pathlib import Path
 
+from brian_dream.plots import palette_png
 from brian_dream.runs import METRIC_DIGITS, METRICS_FILES, atomic_write, round_metrics_text
 
 ROOT = Path(__file__).resolve().parents[1] / "results"
@@ -60,28 +61,6 @@ def is_finished(run_dir):
     except (OSError, ValueError):
         return False
     return "finished" in meta or "stopped" in meta
-
-
-def palette_png(path, colours=256):
-    """``path``'s image as a PNG with a ``colours``-colour palette (bytes), or None if it already has one."""
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        im = Image.open(path)
-    except (OSError, UnidentifiedImageError):
-        return None  # not an image Pillow reads: left as it is
-    with im:
-        if im.mode == "P":
-            return None
-        im.load()
-        if im.mode == "RGBA" and im.getchannel("A").getextrema()[0] < 255:
-            small = im.quantize(colors=colours, method=Image.Quantize.FASTOCTREE, dither=Image.Dither.NONE)
-        else:
-            small = im.convert("RGB").quantize(colors=colours, method=Image.Quantize.MEDIANCUT,
-                                               dither=Image.Dither.NONE)
-    buf = io.BytesIO()
-    small.save(buf, format="PNG", optimize=True)
-    return buf.getvalue()
 
 
 def mark_stopped(run_dir, why, dry_run=False):

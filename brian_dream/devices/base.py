@@ -130,8 +130,6 @@ class FrameSession:
 
         self.driver = driver
         self.observer = observer
-        self._requests = queue.Queue()
-        self._replies = queue.Queue()
         self._closed = False
         self._deferred = {}
         self._resets = set()
@@ -140,6 +138,7 @@ class FrameSession:
         self._direct = getattr(driver, "frame", None)
         self._thread = None
         if self._direct is None:
+            self._requests, self._replies = queue.Queue(), queue.Queue()
             self._thread = threading.Thread(target=self._work, name="brian_dream-frames", daemon=True)
             self._thread.start()
 
