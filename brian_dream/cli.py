@@ -8,6 +8,7 @@ from pathlib import Path
 
 import yaml
 
+from .choices import DEVICES, PROTOCOLS
 from .errors import BrianDreamError, ConfigError
 
 __all__ = ["main", "build_parser"]
@@ -49,10 +50,6 @@ def _int_at_least(minimum, what):
 _positive = _int_at_least(1, "positive")
 _nonnegative = _int_at_least(0, "non-negative")
 
-# the choices of --protocol and --device (brian_dream.config checks the same names)
-_PROTOCOLS = ("awake", "dream", "plan")
-_DEVICES = ("runtime", "cpp", "cuda")
-
 
 def one_line(message):
     """``message`` on one line: its lines joined with "; ", blank ones dropped."""
@@ -79,7 +76,7 @@ def _add_config_options(p):
                    help="experiment preset from models/ (see 'brian-dream presets') or a YAML file "
                         "(default: %(default)s)")
     p.add_argument("--games", type=_positive, metavar="N", help="games per replica (experiment.games)")
-    p.add_argument("--protocol", choices=_PROTOCOLS,
+    p.add_argument("--protocol", choices=PROTOCOLS,
                    help="awake: real games only; dream: each game followed by dreams in the world model; "
                         "plan: short model rollouts during real games (experiment.protocol)")
     p.add_argument("--seeds", type=_positive, metavar="N",
@@ -87,7 +84,7 @@ def _add_config_options(p):
     p.add_argument("--seed", type=_nonnegative, default=None, metavar="SEED",
                    help="first seed for --seeds (default 0; alone: run one replica with this seed)")
     p.add_argument("--seed-list", type=_seed_list, metavar="S1,S2,...", help="explicit list of replica seeds")
-    p.add_argument("--device", choices=_DEVICES,
+    p.add_argument("--device", choices=DEVICES,
                    help="runtime: Brian2 runtime mode; cpp: the network compiled once with cpp_standalone and "
                         "driven frame by frame; cuda: brian2cuda (simulation.device)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -157,7 +154,7 @@ def build_parser():
                    help="Dask distributed scheduler (tcp://host:8786); its workers must see --out")
     p.add_argument("--games", type=_positive, default=None, help="games per run instead of the spec's")
     p.add_argument("--seeds", type=_positive, default=None, help="use seeds 0..N-1 instead of the spec's")
-    p.add_argument("--device", choices=_DEVICES, default=None,
+    p.add_argument("--device", choices=DEVICES, default=None,
                    help="simulation.device of every new run (cpp: each network compiled once, cached)")
     p.add_argument("--no-batch", action="store_true",
                    help="one simulation per grid point, even where grid points could share one (spec key batch)")

@@ -10,6 +10,7 @@ from importlib import resources
 import yaml
 from brian2 import Hz, ms
 
+from .choices import DEVICES, PROTOCOLS
 from .errors import ChipConstraintError, ConfigError
 from .files import _yaml_problem, read_yaml  # noqa: F401  (public here too)
 from .chip.neurons import get_neuron_model
@@ -51,12 +52,6 @@ __all__ = [
     "preset_data",
     "resolve_neuron",
 ]
-
-#: Simulation devices (``simulation.device``); `brian_dream.devices` has a frame driver for each.
-DEVICES = ("runtime", "cpp", "cuda")
-
-#: Experiment protocols (``experiment.protocol``).
-PROTOCOLS = ("awake", "dream", "plan")
 
 #: What a network's spike counts cover (``simulation.count_window``).
 COUNT_WINDOWS = ("frame", "since_last_read")

@@ -21,7 +21,7 @@ substrates for a standalone device are built inside `building_for`.
 
 import contextlib
 
-from ..config import DEVICES
+from ..choices import DEVICES
 from ..errors import DeviceError
 from .base import FrameDriver, FrameSession
 from .runtime import RuntimeDriver
