@@ -58,6 +58,9 @@ COUNT_WINDOWS = ("frame", "since_last_read")
 
 #: What the world model's readouts can read (``world_model.readout_features``); see
 #: `brian_dream.learning.worldmodel.WorldModel`.
+#: ``substrate.network``: the simulated chip, or Capone & Paolucci's recurrent e-prop networks.
+NETWORKS = ("chip", "recurrent")
+
 READOUT_FEATURES = ("filtered", "filtered+frame")
 
 #: Former name of `READOUT_FEATURES`.
@@ -167,6 +170,11 @@ class SubstrateConfig(NetworkConfig):
 
     synapse_type: str = ""
     """Synapse type of the input connections ('' = the model's default: nmda for dpi), of both networks."""
+    network: str = "chip"
+    """``chip``: the simulated DYNAP-SE (fixed random input synapses, readouts learn).
+    ``recurrent``: Capone & Paolucci's recurrent LIF networks, recurrent weights learning
+    with e-prop, for the agent and the world model (constants in section ``recurrent``;
+    the neuron, fan-in, encoder and chip settings are then unused)."""
     wiring_seed: int | None = None
     """None: every replica's chip (connectivity and mismatch, of the agent's and the model's
     network) is drawn from its own seed. A seed: one chip for all replicas, as the board ran
@@ -309,6 +317,39 @@ class DreamConfig:
     a perfect model. No world model is built."""
 
 
+@dataclass
+class RecurrentConfig:
+    """Capone & Paolucci's recurrent networks (``substrate.network: recurrent``): constants
+    of both networks and their e-prop learning, as their code (biodreaming, PONG_V4_PAR_I4)."""
+
+    tau_mem: str = "6 ms"
+    """Membrane time constant."""
+    tau_syn: str = "4 ms"
+    """Time constant of the filtered spikes that recurrent synapses carry."""
+    field: float = -8.0
+    """Constant field h (dimensionless potential; threshold at 0)."""
+    s_inh: float = 100.0
+    """Self-inhibition after a spike (the reset)."""
+    v_init: float = -4.0
+    """Potential at the start of a game."""
+    input_std: float = 10.0
+    """SD of the initial input weights J_in."""
+    recurrent_std: float = 0.0
+    """SD of the initial recurrent weights J (0: 1/sqrt(n_hidden), as the paper)."""
+    agent_recurrent_lr: float = 0.001
+    """Adam rate of the agent's recurrent weights (one step per game or dream)."""
+    agent_readout_step: float = 0.001
+    """Plain gradient step on the agent's readout after its Adam step (their code does both)."""
+    model_recurrent_lr: float = 0.004
+    """Adam rate of the world model's recurrent weights (one step per model step)."""
+    model_reward_signal: float = 0.5
+    """Weight of the reward error in the model's recurrent learning signal."""
+    action_scale: float = 5.0
+    """World-model input of the chosen action (one-hot times this)."""
+    state_scale: float = 0.00392156862745098
+    """Inputs are the state times this (1/255 for RAM bytes)."""
+
+
 _SECTIONS = {
     "experiment": ExperimentConfig,
     "env": EnvConfig,
@@ -318,6 +359,7 @@ _SECTIONS = {
     "agent": AgentConfig,
     "world_model": WorldModelConfig,
     "dream": DreamConfig,
+    "recurrent": RecurrentConfig,
 }
 
 
@@ -458,6 +500,19 @@ FIELD_RULES = {
     "dream.n_fut": Integer(1),
     "dream.reward_weight": Number(0, note=" (0: a sham-dreaming control)"),
     "dream.baseline_decay": _FRACTION,
+    "recurrent.tau_mem": PhysicalQuantity(ms),
+    "recurrent.tau_syn": PhysicalQuantity(ms),
+    "recurrent.field": Number(),
+    "recurrent.s_inh": Number(0),
+    "recurrent.v_init": Number(),
+    "recurrent.input_std": Number(0),
+    "recurrent.recurrent_std": Number(0, note=" (0: 1/sqrt(n_hidden))"),
+    "recurrent.agent_recurrent_lr": _RATE,
+    "recurrent.agent_readout_step": _RATE,
+    "recurrent.model_recurrent_lr": _RATE,
+    "recurrent.model_reward_signal": _RATE,
+    "recurrent.action_scale": _POSITIVE,
+    "recurrent.state_scale": _POSITIVE,
 }
 
 
@@ -490,6 +545,7 @@ class Config:
     agent: AgentConfig = field(default_factory=AgentConfig)
     world_model: WorldModelConfig = field(default_factory=WorldModelConfig)
     dream: DreamConfig = field(default_factory=DreamConfig)
+    recurrent: RecurrentConfig = field(default_factory=RecurrentConfig)
     preset: str = ""
     description: str = ""
 
@@ -551,10 +607,15 @@ class Config:
             raise ConfigError(f"encoder.kind: unknown encoder {enc.kind!r}; available: population")
         if enc.spike_trains not in ("regular", "poisson"):
             raise ConfigError(f"encoder.spike_trains: must be 'regular' or 'poisson', got {enc.spike_trains!r}")
+        if sub.network not in NETWORKS:
+            raise ConfigError(f"substrate.network: unknown network {sub.network!r}{did_you_mean(sub.network, NETWORKS)}; "
+                              f"available: {', '.join(NETWORKS)}")
+        recurrent = sub.network == "recurrent"
         model, _ = self.neuron_model_and_params()
         if sub.synapse_type:
             model.check_synapse_type(sub.synapse_type)
-        _check_chip_network("substrate", sub, self.n_inputs())
+        if not recurrent:
+            _check_chip_network("substrate", sub, self.n_inputs())
         if sim.device not in DEVICES:
             raise ConfigError(
                 f"simulation.device: unknown device {sim.device!r}{did_you_mean(sim.device, DEVICES)}; "
@@ -569,8 +630,11 @@ class Config:
             raise ConfigError(
                 f"simulation.frame_duration ({sim.frame_duration}) must be a whole number of time steps dt ({sim.dt})"
             )
-        _check_time_constants("substrate", *self.neuron_model_and_params(), self.synapse_type(), dt, sim.dt)
-        if self.uses_world_model():
+        if recurrent:
+            self._check_recurrent(dt, frame)
+        else:
+            _check_time_constants("substrate", *self.neuron_model_and_params(), self.synapse_type(), dt, sim.dt)
+        if self.uses_world_model() and not recurrent:
             _check_time_constants("world_model", *self.model_neuron_and_params(), self.synapse_type(), dt, sim.dt)
         if wm.n_state and wm.n_state != self.n_state():
             raise ConfigError(
@@ -582,7 +646,8 @@ class Config:
                               f"{', '.join(map(repr, READOUT_FEATURES))}")
         if wm.reward_readout not in ("all", "state_driven"):
             raise ConfigError(f"world_model.reward_readout: {wm.reward_readout!r} is not one of 'all', 'state_driven'")
-        _check_chip_network("world_model", wm, self.n_inputs() + (self.n_actions() if wm.action_inputs else 0))
+        if not recurrent:
+            _check_chip_network("world_model", wm, self.n_inputs() + (self.n_actions() if wm.action_inputs else 0))
         if sim.count_window not in COUNT_WINDOWS:
             raise ConfigError(f"simulation.count_window: {sim.count_window!r} is not one of "
                               f"{', '.join(map(repr, COUNT_WINDOWS))}")
@@ -591,7 +656,8 @@ class Config:
                               "(a rollout's counts would leak into the real game's); use 'frame'")
         if self.uses_world_model():
             self.model_neuron_and_params()
-        self.chip_mapping()
+        if not recurrent:
+            self.chip_mapping()
         if dr.warmup_history and dr.warmup_frames > self.env.noop_steps:
             raise ConfigError(f"dream.warmup_history: the {dr.warmup_frames} warm-up frames would replay more real "
                               f"steps than the {self.env.noop_steps} NOOPs before the start state; lower "
@@ -602,6 +668,24 @@ class Config:
             raise ConfigError("dream.learn_from_real: false leaves nothing to learn from with protocol 'awake'; "
                               "use protocol dream or plan")
         self._check_replica_overrides()
+
+    def _check_recurrent(self, dt, frame):
+        """What Capone & Paolucci's networks need: one network step per environment step."""
+        if abs(float(frame / dt) - 1.0) > 1e-9:
+            raise ConfigError(f"simulation.frame_duration ({self.simulation.frame_duration}) must equal simulation.dt "
+                              f"({self.simulation.dt}) with substrate.network: recurrent (one network step per "
+                              "environment step, as the paper)")
+        if self.experiment.protocol == "plan":
+            raise ConfigError("experiment.protocol: 'plan' is not built for substrate.network: recurrent yet (a "
+                              "rollout would have to save and restore the network's eligibility traces); use awake "
+                              "or dream")
+        if self.simulation.count_window != "frame":
+            raise ConfigError("simulation.count_window: substrate.network: recurrent reads every step's spikes "
+                              "('frame'); 'since_last_read' is the board's chip")
+        for key in ("tau_mem", "tau_syn"):
+            if parse_quantity(getattr(self.recurrent, key), ms, f"recurrent.{key}") < dt:
+                raise ConfigError(f"recurrent.{key} ({getattr(self.recurrent, key)}) is shorter than the time step "
+                                  f"({self.simulation.dt})")
 
     def _check_replica_overrides(self):
         e = self.experiment

@@ -159,6 +159,12 @@ class Substrate:
                 # the rates too: a substrate left out of a frame's request keeps its last input
                 "inputs": sorted(self.inputs.equations.diff_eq_names) + ["rate"]}
 
+    def state_arrays(self):
+        """``[(part, group, variable, size, resettable)]`` of `state_variables` (all put back by a reset)."""
+        groups = {"hidden": self.hidden, "inputs": self.inputs}
+        return [(part, groups[part], name, groups[part].variables[name].size, True)
+                for part, names in self.state_variables().items() for name in names]
+
     def _snapshot(self):
         groups = {"hidden": self.hidden, "inputs": self.inputs}
         return {part: groups[part].get_states(names, units=False) for part, names in self.state_variables().items()}

@@ -102,14 +102,20 @@ def deactivate_standalone(saved):
 
 
 def _state_layout(substrates):
-    """``[(substrate index, key, group, variable)]`` in the order the bridge registers them."""
-    layout = []
-    for k, sub in enumerate(substrates):
-        groups = {"hidden": sub.hidden, "inputs": sub.inputs}
-        for part, names in sub.state_variables().items():
-            for name in names:
-                layout.append((k, f"net.{sub.name}.{part}.{name}", groups[part].variables[name]))
-    return layout
+    """``[(substrate index, key, variable, size, resettable)]`` in the order the bridge registers them."""
+    return [(k, f"net.{sub.name}.{part}.{name}", group.variables[name], int(size), bool(resettable))
+            for k, sub in enumerate(substrates) for part, group, name, size, resettable in sub.state_arrays()]
+
+
+def _array_pointer(dev, var):
+    """C++ ``(pointer, element count)`` of a state variable: a static array or a synapse's std::vector."""
+    from brian2.core.variables import DynamicArrayVariable
+
+    if isinstance(var, DynamicArrayVariable):
+        name = dev.get_array_name(var, access_data=False)
+        return f"{name}.data()", f"{name}.size()"
+    name = dev.get_array_name(var)
+    return name, f"_num_{name}"
 
 
 def _emit_frame_loop(network, substrates, frame_duration):
@@ -120,12 +126,14 @@ def _emit_frame_loop(network, substrates, frame_duration):
         rate = dev.get_array_name(sub.inputs.variables["rate"])
         count = dev.get_array_name(sub.hidden.variables["count"])
         lines += [f"_bridge.add_rates({rate}, _num_{rate});", f"_bridge.add_counts({count}, _num_{count});"]
-    for k, _, var in _state_layout(substrates):
-        name = dev.get_array_name(var)
-        lines.append(f"_bridge.add_state({k}, {name}, _num_{name} * sizeof(*{name}));")
+    for k, _, var, _, resettable in _state_layout(substrates):
+        pointer, count = _array_pointer(dev, var)
+        # owner -1: kept by a reset (learned weights); only get/set state see it
+        lines.append(f"_bridge.add_state({k if resettable else -1}, {pointer}, {count} * sizeof(*{pointer}));")
     for sub in substrates:
-        name = dev.get_array_name(sub.hidden.variables["lastspike"])
-        lines.append(f"_bridge.add_lastspike({name}, _num_{name});")
+        if "lastspike" in sub.hidden.variables:  # only neurons with refractoriness have one
+            name = dev.get_array_name(sub.hidden.variables["lastspike"])
+            lines.append(f"_bridge.add_lastspike({name}, _num_{name});")
     lines += [f"_bridge.open({float(frame_duration / second)!r});", "while (_bridge.next_frame()) {"]
     dev.insert_code("main", "\n".join(lines))
     network.run(frame_duration, namespace={})
@@ -224,7 +232,7 @@ class StandaloneDriver(FrameDriver):
                               f"brian_dream.devices.building_for({device!r})")
         self.device = device
         self._order = list(self.substrates.values())
-        self._layout = [(k, key, np.dtype(var.dtype), int(var.size)) for k, key, var in _state_layout(self._order)]
+        self._layout = [(k, key, np.dtype(var.dtype), size) for k, key, var, size, _ in _state_layout(self._order)]
         self._rates = {n: np.zeros(s.n_replicas * s.n_inputs) for n, s in self.substrates.items()}
         self._count_bytes = [s.n_replicas * s.n_hidden * 8 for s in self._order]
         self._t = 0.0
@@ -427,8 +435,8 @@ def export_project(substrates_factory, device, frame_duration, directory, readme
             "frame_duration_s": float(frame_duration / second),
             "substrates": [{"name": s.name, "n_replicas": s.n_replicas, "n_inputs": s.n_inputs,
                             "n_hidden": s.n_hidden} for s in substrates],
-            "state": [{"substrate": k, "key": key, "dtype": np.dtype(var.dtype).str, "size": int(var.size)}
-                      for k, key, var in _state_layout(substrates)],
+            "state": [{"substrate": k, "key": key, "dtype": np.dtype(var.dtype).str, "size": size,
+                       "reset": resettable} for k, key, var, size, resettable in _state_layout(substrates)],
         }
     (directory / "layout.json").write_text(json.dumps(layout, indent=1))
     shutil.copy(resources.files("brian_dream") / "cpp" / "drive.py", directory / "drive.py")

@@ -19,7 +19,7 @@ from .protocols import Players, RealGames, SpikingAgent, Stopwatch, protocol_for
 from ..quantities import parse_quantity
 from ..learning.readout import PolicyReadout, RewardBaseline
 from ..runs import RunFolder, rows_to_columns
-from .build import as_config, build_networks
+from .build import as_config, build_networks, build_recurrent
 from .checkpoints import Checkpoint, EventLedger
 from .diagnostics import dream_vs_real
 from .records import MetricLog, close_records, run_meta
@@ -133,15 +133,21 @@ def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True, 
     # -- build everything before anything is written, so bad input leaves no folder;
     # on cpp/cuda the network is compiled here, once (or taken from the build cache)
     frame = parse_quantity(sim.frame_duration, ms)
-    encoder = PopulationEncoder.from_config(config)
     with building_for(sim.device):
-        substrates, model = build_networks(config, encoder)
+        if config.substrate.network == "recurrent":
+            substrates, model, policy = build_recurrent(config)
+            encoder = policy.drive  # the state and the last step's learning, each frame
+        else:
+            encoder = PopulationEncoder.from_config(config)
+            substrates, model = build_networks(config, encoder)
+            policy = _policy_readout(config)
         driver = make_driver(sim.device, substrates, frame, parse_quantity(sim.dt, ms), sim.codegen_target)
     games = VectorGames(config.env.id, exp.seeds, **config.env.kwargs)
-    policy = _policy_readout(config)
     baseline = (RewardBaseline(len(exp.seeds), config.dream.baseline_decay)
                 if protocol.model_based and config.dream.reward_baseline else None)
-    ledger = EventLedger(EventCounter(substrates, frame), from_game=first_game)
+    # chip events only: the recurrent networks are not a chip
+    ledger = EventLedger(EventCounter([s for s in substrates if hasattr(s, "replica_connectivity")], frame),
+                         from_game=first_game)
 
     # -- the run folder (a resumed run keeps its own)
     meta = run_meta(config, substrates, driver)

@@ -1,0 +1,277 @@
+"""Capone & Paolucci's recurrent LIF network with e-prop learning, as Brian2 groups and synapses."""
+
+import numpy as np
+from brian2 import Clock, NeuronGroup, Synapses, ms
+
+from ..errors import ConfigError
+from ..seeding import replica_rng
+
+__all__ = ["RecurrentNetwork", "DRIVE_SCALARS"]
+
+#: Per-replica scalars at the end of a replica's drive block, in this order (see
+#: `RecurrentNetwork`): they tell the learning step what to do with the last step's
+#: learning signal, and the network whether to start from its initial state.
+DRIVE_SCALARS = ("reward", "decay", "adam", "learn", "lr", "c1", "c2", "end", "clear", "reset")
+
+
+class RecurrentNetwork:
+    r"""R replicas of a recurrent LIF network whose recurrent weights learn by e-prop.
+
+    The network of Capone & Paolucci (2022, arXiv 2205.10044; code
+    ``cristianocapone/biodreaming``, class ``AGEMO``), one time step per environment
+    step. With :math:`a_m = e^{-dt/\tau_m}`, :math:`a_s = e^{-dt/\tau_s}`, inputs
+    :math:`x_t` and spikes :math:`S_t \in \{0, 1\}`::
+
+        shat_t = a_s shat_{t-1} + (1 - a_s) S_{t-1}                      filtered spikes
+        p_t    = a_m p_{t-1}    + (1 - a_m) shat_t                       presynaptic trace
+        H_t    = a_m H_{t-1} + (1 - a_m) (J shat_t + J_in x_t + h) - s_inh S_{t-1}
+        S_t    = [H_t > 0]                                               (deterministic)
+        psi_t  = sigma(H_t) (1 - sigma(H_t))                             pseudo-derivative
+
+    Reset is self-inhibition (``s_inh``); ``J`` has no self-connections. The readouts
+    live on the host; their error reaches the network as a learning signal per neuron,
+    ``L_t = W_out^T e_t``, in the *next* step's drive (it is known only once the step's
+    spikes have been read). The next step first runs the e-prop update of the
+    recurrent synapses with the previous step's ``psi`` and ``p``::
+
+        G  <- decay G + L_post psi_post p_pre          eligibility (decay 0.998 for the agent, 0 for the model)
+        A  <- A + reward G                             accumulated gradient (reward 1 for the model)
+        Adam ascent on w with gradient learn * A       when ``adam`` is 1 (bias correction c1, c2 from the host)
+        A  <- 0 if end;  G <- 0 if clear;  state <- initial if reset
+
+    then the neurons' update. A replica's drive block (`n_drive` values, one row of
+    the frame request) is ``[x (n_features), L (n_hidden), reward, decay, adam, learn,
+    lr, c1, c2, end, clear, reset]`` (`DRIVE_SCALARS`); `drive` builds one. All
+    of it is Brian2 code, so runtime and compiled devices run the same equations.
+
+    Parameters
+    ----------
+    name : str
+        Prefix of the Brian2 object names (``"agent"``, ``"model"``).
+    seeds : list of int
+        One per replica: seeds its input and recurrent weights.
+    n_features, n_hidden : int
+        Real-valued inputs and recurrent neurons per replica.
+    dt, tau_mem, tau_syn : `Quantity`
+        Time step (one per environment step), membrane and synaptic time constants.
+    field, s_inh, v_init : float
+        Constant field ``h``, self-inhibition after a spike, initial ``H`` (dimensionless).
+    input_std, recurrent_std : float
+        Standard deviations of the initial ``J_in`` and ``J`` (default ``1/sqrt(n_hidden)``).
+    adam : dict
+        ``beta1``, ``beta2``, ``eps`` of the recurrent weights' Adam.
+    """
+
+    def __init__(self, name, seeds, n_features, n_hidden, dt=1 * ms, tau_mem=6 * ms, tau_syn=4 * ms, field=-8.0,
+                 s_inh=100.0, v_init=-4.0, input_std=10.0, recurrent_std=None, adam=None):
+        from brian2.devices.device import RuntimeDevice, get_device
+
+        self.name = name
+        self.seeds = [int(s) for s in seeds]
+        self.n_replicas = R = len(self.seeds)
+        self.n_features, self.n_hidden = int(n_features), int(n_hidden)
+        if self.n_features < 1 or self.n_hidden < 2 or R < 1:
+            raise ConfigError(f"{name}: a recurrent network needs >= 1 input, >= 2 neurons and >= 1 replica "
+                              f"(got {self.n_features}, {self.n_hidden}, {R})")
+        self.n_inputs = self.n_drive = self.n_features + self.n_hidden + len(DRIVE_SCALARS)
+        self.v_init = float(v_init)
+        self.adam = {"beta1": 0.9, "beta2": 0.999, "eps": 1e-5, **(adam or {})}
+        a_m, a_s = float(np.exp(-dt / tau_mem)), float(np.exp(-dt / tau_syn))
+        N, I, D = self.n_hidden, self.n_features, self.n_drive
+        runtime = isinstance(get_device(), RuntimeDevice)
+        unique = "*" if runtime else ""
+        timing = {"dt": dt} if runtime else {"clock": Clock(dt, name=f"{name}_clock")}
+
+        # the host writes every replica's drive block here once per frame
+        self.inputs = NeuronGroup(R * D, "rate : 1", name=f"{name}_drive{unique}", **timing)
+        # synapses cannot read a linked variable of their post group: each step copies
+        # the drive's linked values into plain neuron variables first
+        copied = ("L",) + DRIVE_SCALARS
+        linked = "\n".join(f"{s}_drive : 1 (linked)\n{s} : 1" for s in copied)
+        self.hidden = NeuronGroup(R * N, f"""
+            H : 1
+            S : 1
+            shat : 1
+            p : 1
+            psi_last : 1
+            p_last : 1
+            count : 1
+            I_rec : 1
+            I_in : 1
+            {linked}
+            """, threshold="S > 0.5", reset="", name=f"{name}_hidden{unique}", **timing)
+        neuron = np.arange(R * N)
+        replica = neuron // N
+        self.hidden.L_drive = _linked(self.inputs, replica * D + I + neuron % N)
+        for k, s in enumerate(DRIVE_SCALARS):
+            setattr(self.hidden, f"{s}_drive", _linked(self.inputs, replica * D + I + N + k))
+        self.hidden.H = self.v_init
+
+        self.input_synapses = Synapses(self.inputs, self.hidden, "w_in : 1 (constant)\nI_in_post = w_in * rate_pre : 1 (summed)",
+                                       name=f"{name}_input_synapses{unique}", **timing)
+        pre_in = (replica[:, None] * D + np.arange(I)[None, :]).ravel()
+        post_in = np.repeat(neuron, I)
+        self.input_synapses.connect(i=pre_in, j=post_in)
+        self.input_synapses.w_in = np.concatenate(
+            [replica_rng(s, f"{name}.input_weights").normal(0.0, input_std, (N, I)).ravel() for s in self.seeds])
+
+        self.synapses = Synapses(self.hidden, self.hidden, """
+            w : 1
+            G : 1
+            A : 1
+            m : 1
+            v : 1
+            I_rec_post = w * shat_pre : 1 (summed)
+            """, name=f"{name}_recurrent{unique}", **timing)
+        self.pre, self.post = _all_to_all_but_self(R, N)
+        self.synapses.connect(i=self.pre, j=self.post)
+        std = 1.0 / np.sqrt(N) if recurrent_std is None else float(recurrent_std)
+        self.synapses.w = np.concatenate([_off_diagonal(replica_rng(s, f"{name}.recurrent_weights").normal(0.0, std, (N, N)))
+                                          for s in self.seeds])
+        self._copy = self.hidden.run_regularly("\n".join(f"{s} = {s}_drive" for s in copied), when="start",
+                                               order=-1, name=f"{name}_read_drive{unique}")
+        b1, b2, eps = (float(self.adam[k]) for k in ("beta1", "beta2", "eps"))
+        # the previous step's e-prop update, then Adam, before the neurons move on
+        self._learn = self.synapses.run_regularly(f"""
+            G = decay_post * G + L_post * psi_last_post * p_last_pre
+            A = A + reward_post * G
+            m = m + adam_post * {1 - b1!r} * (learn_post * A - m)
+            v = v + adam_post * {1 - b2!r} * (learn_post * A * A - v)
+            w = w + adam_post * lr_post * c1_post * m / (sqrt(c2_post * v) + {eps!r})
+            A = A * (1 - end_post)
+            G = G * (1 - clear_post)
+            """, when="start", order=0, name=f"{name}_eprop{unique}")
+        self._reset = self.hidden.run_regularly(f"""
+            H = H * (1 - reset) + {self.v_init!r} * reset
+            S = S * (1 - reset)
+            shat = shat * (1 - reset)
+            p = p * (1 - reset)
+            """, when="start", order=1, name=f"{name}_reset{unique}")
+        # summed variables run in "groups" at the group's order - 1: filter the spikes
+        # before (the recurrent input reads shat_t) and move H after
+        self._traces = self.hidden.run_regularly(f"""
+            shat = {a_s!r} * shat + {1 - a_s!r} * S
+            p = {a_m!r} * p + {1 - a_m!r} * shat
+            """, when="groups", order=-2, name=f"{name}_traces{unique}")
+        self._membrane = self.hidden.run_regularly(f"""
+            H = {a_m!r} * H + {1 - a_m!r} * (I_rec + I_in + {float(field)!r}) - {float(s_inh)!r} * S
+            S = int(H > 0)
+            count = count + S
+            psi_last = 1.0 / (2.0 + exp(H) + exp(-H))
+            p_last = p
+            """, when="groups", order=0, name=f"{name}_membrane{unique}")
+        self._initial = self._snapshot(resettable_only=True) if runtime else None
+
+    # -- what the drivers use ---------------------------------------------------------
+    @property
+    def objects(self):
+        """Brian2 objects to add to a `Network`."""
+        return [self.inputs, self.hidden, self.input_synapses, self.synapses, self._copy, self._learn, self._reset,
+                self._traces, self._membrane]
+
+    @property
+    def connectivity(self):
+        """``(pre, post, multiplicity)`` of the recurrent synapses (multiplicity 1), as a chip substrate's."""
+        return self.pre, self.post, np.ones(len(self.pre))
+
+    #: Neuron variables put back by a reset (the learning step's psi_last, p_last are not:
+    #: a reset before a frame must not erase the last step's eligibility).
+    RESETTABLE = ("H", "S", "shat", "p", "count")
+
+    def state_arrays(self):
+        """``[(part, group, variable, size, resettable)]``: everything that evolves between frames."""
+        R, N = self.n_replicas, self.n_hidden
+        hidden = [("hidden", self.hidden, v, R * N, v in self.RESETTABLE)
+                  for v in ("H", "S", "shat", "p", "count", "psi_last", "p_last")]
+        synapses = [("synapses", self.synapses, v, R * N * (N - 1), False) for v in ("w", "G", "A", "m", "v")]
+        return hidden + [("inputs", self.inputs, "rate", R * self.n_drive, False)] + synapses
+
+    def _snapshot(self, resettable_only=False):
+        return {f"{part}.{v}": np.array(group.variables[v].get_value())
+                for part, group, v, _, resettable in self.state_arrays() if resettable or not resettable_only}
+
+    def get_state(self):
+        """Every state array (neurons, drive, synapses) as plain arrays (runtime device)."""
+        return self._snapshot()
+
+    def set_state(self, state, time_shift=0.0):
+        """Restore a `get_state` result (``time_shift`` is unused: nothing here reads the clock)."""
+        for part, group, v, size, _ in self.state_arrays():
+            key = f"{part}.{v}"
+            if key in state:
+                value = np.asarray(state[key], float).ravel()
+                if value.size != size:
+                    raise ValueError(f"{self.name}: {key} has {value.size} values, expected {size}")
+                group.variables[v].set_value(value)
+
+    def restore_initial_state(self):
+        """Put the neurons back to their initial state; weights and learning state stay (runtime device)."""
+        for key, value in self._initial.items():
+            part, v = key.split(".")
+            {"hidden": self.hidden}[part].variables[v].set_value(value)
+
+    def check_rates(self, drive):
+        """Return ``drive`` as ``float[R, n_drive]``, or raise a clear error."""
+        drive = np.asarray(drive, dtype=float)
+        if drive.shape != (self.n_replicas, self.n_drive):
+            raise ValueError(f"{self.name}: the drive must have shape [R={self.n_replicas}, "
+                             f"n_drive={self.n_drive}], got {drive.shape}")
+        if not np.all(np.isfinite(drive)):
+            raise ValueError(f"{self.name}: the drive must be finite")
+        return drive
+
+    # -- for the host ---------------------------------------------------------------
+    def drive(self, features, signal=None, **scalars):
+        """One frame's drive ``[R, n_drive]``: inputs, learning signal, `DRIVE_SCALARS`.
+
+        ``features`` ``[R, n_features]``; ``signal`` ``[R, n_hidden]`` (default 0);
+        each scalar a number or ``[R]`` (default 0, except ``c1 = c2 = 1``).
+        """
+        R, I, N = self.n_replicas, self.n_features, self.n_hidden
+        out = np.zeros((R, self.n_drive))
+        out[:, :I] = features
+        if signal is not None:
+            out[:, I:I + N] = signal
+        unknown = set(scalars) - set(DRIVE_SCALARS)
+        if unknown:
+            raise KeyError(f"unknown drive scalar(s) {sorted(unknown)}; known: {DRIVE_SCALARS}")
+        values = {"c1": 1.0, "c2": 1.0, **scalars}
+        for k, s in enumerate(DRIVE_SCALARS):
+            out[:, I + N + k] = values.get(s, 0.0)
+        return out
+
+    def weights(self):
+        """Recurrent weights ``[R, n_hidden, n_hidden]`` (post, pre), zero diagonal (runtime device)."""
+        return self._dense("w")
+
+    def input_weights(self):
+        """Input weights ``[R, n_hidden, n_features]`` (runtime device)."""
+        return np.asarray(self.input_synapses.w_in[:]).reshape(self.n_replicas, self.n_hidden, self.n_features)
+
+    def _dense(self, variable, values=None):
+        R, N = self.n_replicas, self.n_hidden
+        values = np.asarray(getattr(self.synapses, variable)[:]) if values is None else np.asarray(values)
+        out = np.zeros((R, N, N))
+        r = self.pre // N
+        out[r, self.post % N, self.pre % N] = values
+        return out
+
+
+def _linked(group, index):
+    from brian2 import linked_var
+
+    return linked_var(group, "rate", index=np.asarray(index, dtype=np.int64))
+
+
+def _all_to_all_but_self(R, N):
+    """``(pre, post)`` of every ordered pair of distinct neurons within each replica, pre-major."""
+    local_pre, local_post = np.nonzero(~np.eye(N, dtype=bool))
+    offset = (np.arange(R) * N)[:, None]
+    return (offset + local_pre).ravel().astype(np.int32), (offset + local_post).ravel().astype(np.int32)
+
+
+def _off_diagonal(J):
+    """``J[post, pre]`` in the synapse order of `_all_to_all_but_self` (pre-major, no self-pairs)."""
+    N = J.shape[0]
+    pre, post = np.nonzero(~np.eye(N, dtype=bool))
+    return J[post, pre]

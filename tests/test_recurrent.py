@@ -1,0 +1,159 @@
+"""Capone & Paolucci's recurrent e-prop networks: the Brian2 network against an independent NumPy
+integration, the e-prop trace against a finite difference, runtime against cpp, and the config."""
+
+import numpy as np
+import pytest
+from brian2 import ms
+
+from brian_dream.config import load_preset
+from brian_dream.devices import building_for, make_driver
+from brian_dream.errors import ConfigError
+from brian_dream.recurrent.network import RecurrentNetwork
+from brian_dream.recurrent.reference import ReferenceNetwork
+
+R, N, I = 2, 30, 4
+
+
+def drive_sequence(steps=60, seed=0):
+    """Inputs, learning signals, rewards and flags for ``steps`` frames; Adam every 10th step, a reset at 30."""
+    rng = np.random.default_rng(seed)
+    for t in range(steps):
+        yield dict(x=rng.uniform(0, 1, (R, I)), signal=rng.normal(0, 1, (R, N)), reward=rng.normal(0, 1, R),
+                   adam=float(t % 10 == 9), reset=float(t == 30), clear=float(t == 45))
+
+
+def run_network(device, steps=60):
+    """Initial weights (runtime only), spike counts per frame and the final state of a small network.
+
+    Frame t carries the learning of step t-1 (as the host sends it), with Adam at rate 0.01.
+    """
+    with building_for(device):
+        net = RecurrentNetwork("agent", [3, 4], I, N, recurrent_std=1.0)
+        driver = make_driver(device, [net], 1 * ms, 1 * ms)
+    initial = (net.input_weights(), net.weights()) if device == "runtime" else None
+    counts, pending, k = [], {}, 0
+    with driver.open() as session:
+        for d in drive_sequence(steps):
+            counts.append(session.step({"agent": net.drive(d["x"], reset=d["reset"], **pending)})["agent"])
+            k += d["adam"]
+            pending = dict(signal=d["signal"], reward=d["reward"], decay=0.998, adam=d["adam"], learn=1.0, lr=0.01,
+                           c1=1 / (1 - 0.9 ** max(k, 1)), c2=1 / (1 - 0.999 ** max(k, 1)), end=d["adam"],
+                           clear=d["clear"])
+        state = driver.get_state()
+    driver.close()
+    return net, initial, np.array(counts), state
+
+
+def reference_run(initial, steps=60):
+    """The same sequence through `ReferenceNetwork`, in the paper's order (a step, then its learning).
+
+    The learning of the last step is left out: in the Brian2 network it is still pending.
+    """
+    refs = [ReferenceNetwork(J_in, J) for J_in, J in zip(*initial)]
+    counts = []
+    for t, d in enumerate(drive_sequence(steps)):
+        row = []
+        for r, ref in enumerate(refs):
+            if d["reset"]:
+                ref.reset()
+            row.append(ref.step(d["x"][r]))
+            if t == steps - 1:
+                continue
+            ref.eligibility(d["signal"][r], d["reward"][r], decay=0.998)
+            if d["adam"]:
+                ref.adam_step(0.01)
+            if d["clear"]:
+                ref.G[:] = 0.0
+        counts.append(row)
+    return refs, np.array(counts)
+
+
+@pytest.fixture(scope="module")
+def runtime_run():
+    return run_network("runtime")
+
+
+def test_brian2_network_matches_the_numpy_equations_step_by_step(runtime_run):
+    net, initial, counts, _ = runtime_run
+    refs, ref_counts = reference_run(initial)
+    assert ref_counts.sum() > 50, "too few spikes for the comparison to mean anything"
+    np.testing.assert_array_equal(counts, ref_counts)
+    np.testing.assert_allclose(net.hidden.H[:].reshape(R, N), [ref.H for ref in refs], atol=1e-10)
+    for r, ref in enumerate(refs):
+        np.testing.assert_allclose(net.weights()[r], ref.J, atol=1e-10)
+        assert np.abs(ref.J - initial[1][r]).max() > 1e-3, "the weights never moved"
+        np.testing.assert_allclose(net._dense("G")[r], ref.G, atol=1e-12)
+        np.testing.assert_allclose(net._dense("A")[r], ref.A, atol=1e-12)
+        assert np.abs(ref.G).max() > 1e-6 and np.abs(ref.A).max() > 1e-6
+
+
+@pytest.mark.slow
+def test_cpp_runs_the_same_network_as_runtime(runtime_run):
+    _, _, counts, state = runtime_run
+    _, _, cpp_counts, cpp_state = run_network("cpp")
+    np.testing.assert_array_equal(cpp_counts, counts)
+    assert set(cpp_state) == set(state)
+    for key in state:
+        np.testing.assert_allclose(np.asarray(cpp_state[key], float), np.asarray(state[key], float), atol=1e-12,
+                                   err_msg=key)
+
+
+def test_the_presynaptic_trace_is_the_derivative_of_the_potential_with_spikes_held():
+    # e-prop's p_j is dH_i/dJ_ij when the spike trains are held fixed: check it by finite differences
+    rng = np.random.default_rng(1)
+    n, steps, eps = 12, 100, 1e-6
+    J_in, J = rng.normal(0, 10, (n, 3)), rng.normal(0, 1.0, (n, n))
+    xs = rng.uniform(0, 2, (steps, 3))
+    ref = ReferenceNetwork(J_in, J)
+    spikes = [ref.step(x) for x in xs]
+    assert np.sum(spikes) > 20
+    j = int(np.argmax(np.sum(spikes, axis=0)))  # a presynaptic neuron that spiked
+    i = (j + 1) % n
+
+    def potential(J_ij):
+        Jp = ref.J.copy()
+        Jp[i, j] = J_ij
+        H, S, shat = np.full(n, -4.0), np.zeros(n), np.zeros(n)
+        for x, s in zip(xs, spikes):
+            shat = ref.a_s * shat + (1 - ref.a_s) * S
+            H = ref.a_m * H + (1 - ref.a_m) * (Jp @ shat + J_in @ x - 8.0) - 100.0 * S
+            S = s  # the spikes as they were
+        return H[i]
+
+    numeric = (potential(ref.J[i, j] + eps) - potential(ref.J[i, j] - eps)) / (2 * eps)
+    assert abs(ref.p[j]) > 1e-3
+    assert numeric == pytest.approx(ref.p[j], rel=1e-5)
+
+
+def test_drive_rejects_bad_shapes_and_unknown_scalars():
+    with building_for("runtime"):
+        net = RecurrentNetwork("agent", [0], 3, 5)
+    with pytest.raises(ValueError, match="shape"):
+        net.check_rates(np.zeros((2, net.n_drive)))
+    with pytest.raises(ValueError, match="finite"):
+        net.check_rates(np.full((1, net.n_drive), np.nan))
+    with pytest.raises(KeyError, match="unknown drive scalar"):
+        net.drive(np.zeros((1, 3)), rewrd=1.0)
+
+
+@pytest.mark.parametrize("override, message", [
+    ({"simulation.frame_duration": "2 ms"}, "must equal simulation.dt"),
+    ({"experiment.protocol": "plan"}, "not built for substrate.network: recurrent"),
+    ({"substrate.network": "recurent"}, "did you mean 'recurrent'"),
+    ({"recurrent.tau_mem": "0.5 ms"}, "shorter than the time step"),
+    ({"recurrent.input_std": -1.0}, "recurrent.input_std"),
+])
+def test_bad_recurrent_settings_get_one_clear_error(override, message):
+    with pytest.raises(ConfigError, match=message):
+        load_preset("capone_pong", override)
+
+
+def test_presets_carry_the_papers_constants():
+    pong, dream = load_preset("capone_pong"), load_preset("capone_dream")
+    assert pong.substrate.network == dream.substrate.network == "recurrent"
+    assert (pong.substrate.n_hidden, pong.world_model.n_hidden) == (500, 500)
+    assert (pong.simulation.dt, pong.simulation.frame_duration) == ("1 ms", "1 ms")
+    assert pong.agent.readout_decay == pytest.approx(np.exp(-1))
+    assert dream.world_model.readout_decay == pytest.approx(np.exp(-0.5))
+    assert (dream.dream.length, dream.env.noop_steps, dream.agent.start_learning_game) == (50, 20, 50)
+    assert dream.experiment.protocol == "dream" and dream.dream.keep_trace
