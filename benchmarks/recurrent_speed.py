@@ -46,10 +46,10 @@ def _drives(networks, frames, rng):
     return out
 
 
-def frame_rate(device, replicas, frames):
+def frame_rate(device, replicas, frames, precision="float64"):
     """``(seconds per frame, setup seconds)`` of both networks on ``device``."""
     gc.collect()
-    config = load_preset("capone_dream", {"experiment.seeds": list(range(replicas))})
+    config = load_preset("capone_dream", {"experiment.seeds": list(range(replicas)), "recurrent.synapse_precision": precision})
     t0 = time.perf_counter()
     with building_for(device):
         networks, _, _ = build_recurrent(config)
@@ -83,6 +83,7 @@ def main(argv=None):
     p.add_argument("--devices", nargs="+", default=["runtime", "cpp"])
     p.add_argument("--replicas", type=int, nargs="+", default=[1, 10, 50])
     p.add_argument("--frames", type=int, default=100, help="frames per measurement")
+    p.add_argument("--precision", nargs="+", default=["float64", "float32"], help="recurrent.synapse_precision values")
     p.add_argument("--out", default=str(Path(__file__).parent / "results" / "recurrent_speed.json"))
     args = p.parse_args(argv)
     rows = []
@@ -91,12 +92,13 @@ def main(argv=None):
                  "agent_frames_per_s": 1 / per_frame})
     print(f"numpy    R=    1: {1 / per_frame:9.0f} agent-frames/s, {1000 * per_frame:8.2f} ms/frame", flush=True)
     for device in args.devices:
-        for R in args.replicas:
-            per_frame, setup = frame_rate(device, R, args.frames)
-            rows.append({"device": device, "replicas": R, "frames": args.frames, "ms_per_frame": 1000 * per_frame,
-                         "agent_frames_per_s": R / per_frame, "setup_s": setup})
-            print(f"{device:8s} R={R:5d}: {R / per_frame:9.0f} agent-frames/s, {1000 * per_frame:8.2f} ms/frame "
-                  f"(setup {setup:.1f} s)", flush=True)
+        for precision in args.precision:
+            for R in args.replicas:
+                per_frame, setup = frame_rate(device, R, args.frames, precision)
+                rows.append({"device": device, "precision": precision, "replicas": R, "frames": args.frames,
+                             "ms_per_frame": 1000 * per_frame, "agent_frames_per_s": R / per_frame, "setup_s": setup})
+                print(f"{device:8s} {precision} R={R:5d}: {R / per_frame:9.0f} agent-frames/s, "
+                      f"{1000 * per_frame:8.2f} ms/frame (setup {setup:.1f} s)", flush=True)
     # a game of capone_dream: 20 NOOPs and 100 steps of both networks, a 20-frame warm-up and 50 dream steps
     frames_per_game = 20 + 100 + 20 + 50
     best = max((r for r in rows if r["replicas"] > 1), key=lambda r: r["agent_frames_per_s"], default=rows[0])

@@ -348,6 +348,9 @@ class RecurrentConfig:
     """World-model input of the chosen action (one-hot times this)."""
     state_scale: float = 0.00392156862745098
     """Inputs are the state times this (1/255 for RAM bytes)."""
+    synapse_precision: str = "float64"
+    """Storage of the recurrent synapses' weights, traces and Adam moments: ``float64``, or
+    ``float32`` (about 1.6x faster: the passes over every synapse are memory-bound)."""
 
 
 _SECTIONS = {
@@ -682,6 +685,9 @@ class Config:
         if self.simulation.count_window != "frame":
             raise ConfigError("simulation.count_window: substrate.network: recurrent reads every step's spikes "
                               "('frame'); 'since_last_read' is the board's chip")
+        if self.recurrent.synapse_precision not in ("float32", "float64"):
+            raise ConfigError(f"recurrent.synapse_precision: must be 'float32' or 'float64', got "
+                              f"{self.recurrent.synapse_precision!r}")
         for key in ("tau_mem", "tau_syn"):
             if parse_quantity(getattr(self.recurrent, key), ms, f"recurrent.{key}") < dt:
                 raise ConfigError(f"recurrent.{key} ({getattr(self.recurrent, key)}) is shorter than the time step "

@@ -29,18 +29,26 @@ def run_network(device, steps=60):
     """
     with building_for(device):
         net = RecurrentNetwork("agent", [3, 4], I, N, recurrent_std=1.0)
-        driver = make_driver(device, [net], 1 * ms, 1 * ms)
-    initial = (net.input_weights(), net.weights()) if device == "runtime" else None
+        # a second network driven every third frame only: it must hold still in between
+        other = RecurrentNetwork("other", [5, 6], I, N, recurrent_std=1.0)
+        driver = make_driver(device, [net, other], 1 * ms, 1 * ms)
+    initial = (net.input_weights(), net.weights(), other.input_weights(), other.weights()) \
+        if device == "runtime" else None
     counts, pending, k = [], {}, 0
     with driver.open() as session:
-        for d in drive_sequence(steps):
-            counts.append(session.step({"agent": net.drive(d["x"], reset=d["reset"], **pending)})["agent"])
+        for t, d in enumerate(drive_sequence(steps)):
+            request = {"agent": net.drive(d["x"], reset=d["reset"], **pending)}
+            if t % 3 == 0:
+                request["other"] = other.drive(2 * d["x"], signal=d["signal"], reward=1.0, decay=0.5)
+            reply = session.step(request)
+            counts.append(np.stack([reply["agent"], reply["other"]]))
             k += d["adam"]
             pending = dict(signal=d["signal"], reward=d["reward"], decay=0.998, adam=d["adam"], learn=1.0, lr=0.01,
                            c1=1 / (1 - 0.9 ** max(k, 1)), c2=1 / (1 - 0.999 ** max(k, 1)), end=d["adam"],
                            clear=d["clear"])
         state = driver.get_state()
     driver.close()
+    net.other = other
     return net, initial, np.array(counts), state
 
 
@@ -49,10 +57,16 @@ def reference_run(initial, steps=60):
 
     The learning of the last step is left out: in the Brian2 network it is still pending.
     """
-    refs = [ReferenceNetwork(J_in, J) for J_in, J in zip(*initial)]
+    refs = [ReferenceNetwork(J_in, J) for J_in, J in zip(*initial[:2])]
+    others = [ReferenceNetwork(J_in, J) for J_in, J in zip(*initial[2:])]
     counts = []
     for t, d in enumerate(drive_sequence(steps)):
         row = []
+        other_row = []
+        for r, o in enumerate(others):
+            if t % 3 == 0:  # its drive's learning uses its own last step, however long ago
+                o.eligibility(d["signal"][r], 1.0, decay=0.5)
+            other_row.append(o.step(2 * d["x"][r]) if t % 3 == 0 else np.zeros(N))
         for r, ref in enumerate(refs):
             if d["reset"]:
                 ref.reset()
@@ -64,8 +78,8 @@ def reference_run(initial, steps=60):
                 ref.adam_step(0.01)
             if d["clear"]:
                 ref.G[:] = 0.0
-        counts.append(row)
-    return refs, np.array(counts)
+        counts.append([row, other_row])
+    return refs, others, np.array(counts)
 
 
 @pytest.fixture(scope="module")
@@ -75,10 +89,17 @@ def runtime_run():
 
 def test_brian2_network_matches_the_numpy_equations_step_by_step(runtime_run):
     net, initial, counts, _ = runtime_run
-    refs, ref_counts = reference_run(initial)
+    refs, others, ref_counts = reference_run(initial)
     assert ref_counts.sum() > 50, "too few spikes for the comparison to mean anything"
     np.testing.assert_array_equal(counts, ref_counts)
+    assert ref_counts[:, 1].sum() > 10, "the occasionally driven network should spike too"
     np.testing.assert_allclose(net.hidden.H[:].reshape(R, N), [ref.H for ref in refs], atol=1e-10)
+    # frames that leave the other network out neither step it nor repeat its last drive's learning
+    other = runtime_run[0].other
+    for r, o in enumerate(others):
+        np.testing.assert_allclose(other._dense("A")[r], o.A, atol=1e-12)
+        np.testing.assert_allclose(other.hidden.H[:].reshape(R, N)[r], o.H, atol=1e-10)
+        assert np.abs(o.A).max() > 1e-6
     for r, ref in enumerate(refs):
         np.testing.assert_allclose(net.weights()[r], ref.J, atol=1e-10)
         assert np.abs(ref.J - initial[1][r]).max() > 1e-3, "the weights never moved"
@@ -183,7 +204,8 @@ def fit_sequence(lr, epochs=40, steps=25, n=60):
                 err = target[k] - W @ rbar
                 sq += float(err[0] ** 2)
                 pending.signal = (W.T @ err)[None, :]
-                pending.scalars["reward"][:], pending.scalars["decay"][:] = 1.0, 0.0
+                pending.scalars["reward"][:] = 1.0
+                pending.scalars["decay"][:] = 0.0
                 pending.adam(np.array([True]), np.array([True]))
             errors.append(sq / steps)
     driver.close()

@@ -46,6 +46,11 @@ class FrameDriver:
             rates[n] = self.substrates[n].check_rates(r).ravel()
         return tuple(request.get(RESET, ())), rates
 
+    def _left_out(self, rates):
+        """Substrates that a request leaves out and that must then idle (`RecurrentNetwork.idle_drive`):
+        a chip's generators keep their rates, a recurrent network's one-shot learning does not repeat."""
+        return [(n, s) for n, s in self.substrates.items() if n not in rates and hasattr(s, "idle_drive")]
+
     def get_state(self):
         """``{"t": s, "net.<substrate>.<part>.<variable>": array}`` between frames.
 

@@ -86,6 +86,8 @@ class RuntimeDriver(FrameDriver):
             self.substrates[n].restore_initial_state()
         for n, r in rates.items():
             self._rates[n][:] = r
+        for n, sub in self._left_out(rates):
+            self._rates[n][:] = sub.idle_drive(self._rates[n])
 
     def get_state(self):
         state = {"t": np.array(self._now)}

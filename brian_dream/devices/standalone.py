@@ -233,7 +233,7 @@ class StandaloneDriver(FrameDriver):
         self.device = device
         self._order = list(self.substrates.values())
         self._layout = [(k, key, np.dtype(var.dtype), size) for k, key, var, size, _ in _state_layout(self._order)]
-        self._rates = {n: np.zeros(s.n_replicas * s.n_inputs) for n, s in self.substrates.items()}
+        self._rates = {n: self._initial_rates(s) for n, s in self.substrates.items()}
         self._count_bytes = [s.n_replicas * s.n_hidden * 8 for s in self._order]
         self._t = 0.0
         self._proc = None
@@ -338,9 +338,11 @@ class StandaloneDriver(FrameDriver):
         resets, rates = self._parse_request(request)
         for n in resets:
             msg += b"R" + struct.pack("<I", self._order.index(self.substrates[n]))
-            self._rates[n][:] = 0.0  # the initial rates
+            self._rates[n][:] = self._initial_rates(self.substrates[n])
         for n, r in rates.items():
             self._rates[n][:] = r
+        for n, sub in self._left_out(rates):
+            self._rates[n][:] = sub.idle_drive(self._rates[n])
         msg += b"F" + b"".join(self._rates[s.name].tobytes() for s in self._order)
         with self._lock:
             self._start()
@@ -350,6 +352,11 @@ class StandaloneDriver(FrameDriver):
         self.timings["frames"] += 1
         return {s.name: np.rint(np.frombuffer(b, np.float64)).astype(np.int64).reshape(s.n_replicas, s.n_hidden)
                 for s, b in zip(self._order, raw)}
+
+    @staticmethod
+    def _initial_rates(sub):
+        zeros = np.zeros(sub.n_replicas * sub.n_inputs)
+        return sub.idle_drive(zeros) if hasattr(sub, "idle_drive") else zeros
 
     def frame(self, request):
         """Simulate one frame now: ``request`` rates in (as a controller yields them), counts out.

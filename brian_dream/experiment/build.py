@@ -111,7 +111,8 @@ def build_recurrent(config):
         return RecurrentNetwork(name, seeds, n_features, n_hidden, dt=parse_quantity(config.simulation.dt, ms),
                                 tau_mem=parse_quantity(rc.tau_mem, ms), tau_syn=parse_quantity(rc.tau_syn, ms),
                                 field=rc.field, s_inh=rc.s_inh, v_init=rc.v_init, input_std=rc.input_std,
-                                recurrent_std=rc.recurrent_std or None, adam=adam)
+                                recurrent_std=rc.recurrent_std or None, adam=adam,
+                                synapse_precision=rc.synapse_precision)
 
     agent = network("agent", n_state, config.substrate.n_hidden)
     policy = RecurrentPolicy(

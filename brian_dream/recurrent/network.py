@@ -6,12 +6,17 @@ from brian2 import Clock, NeuronGroup, Synapses, ms
 from ..errors import ConfigError
 from ..seeding import replica_rng
 
-__all__ = ["RecurrentNetwork", "DRIVE_SCALARS"]
+__all__ = ["RecurrentNetwork", "DRIVE_SCALARS", "IDLE_SCALARS"]
 
 #: Per-replica scalars at the end of a replica's drive block, in this order (see
 #: `RecurrentNetwork`): they tell the learning step what to do with the last step's
 #: learning signal, and the network whether to start from its initial state.
-DRIVE_SCALARS = ("reward", "decay", "adam", "learn", "lr", "c1", "c2", "end", "clear", "reset")
+DRIVE_SCALARS = ("reward", "decay", "adam", "learn", "lr", "c1", "c2", "end", "clear", "reset", "hold")
+
+#: What a replica's scalars are in a frame that does not drive the network (`RecurrentNetwork.idle_drive`):
+#: no learning, no reset, and ``hold``: the neurons keep their state.
+IDLE_SCALARS = {"reward": 0.0, "decay": 1.0, "adam": 0.0, "learn": 0.0, "lr": 0.0, "c1": 1.0, "c2": 1.0, "end": 0.0,
+                "clear": 0.0, "reset": 0.0, "hold": 1.0}
 
 
 class RecurrentNetwork:
@@ -63,7 +68,7 @@ class RecurrentNetwork:
     """
 
     def __init__(self, name, seeds, n_features, n_hidden, dt=1 * ms, tau_mem=6 * ms, tau_syn=4 * ms, field=-8.0,
-                 s_inh=100.0, v_init=-4.0, input_std=10.0, recurrent_std=None, adam=None):
+                 s_inh=100.0, v_init=-4.0, input_std=10.0, recurrent_std=None, adam=None, synapse_precision="float64"):
         from brian2.devices.device import RuntimeDevice, get_device
 
         self.name = name
@@ -75,6 +80,9 @@ class RecurrentNetwork:
                               f"(got {self.n_features}, {self.n_hidden}, {R})")
         self.n_inputs = self.n_drive = self.n_features + self.n_hidden + len(DRIVE_SCALARS)
         self.v_init = float(v_init)
+        if synapse_precision not in ("float32", "float64"):
+            raise ConfigError(f"{name}: synapse_precision must be 'float32' or 'float64', got {synapse_precision!r}")
+        self.synapse_precision = synapse_precision
         self.adam = {"beta1": 0.9, "beta2": 0.999, "eps": 1e-5, **(adam or {})}
         a_m, a_s = float(np.exp(-dt / tau_mem)), float(np.exp(-dt / tau_syn))
         N, I, D = self.n_hidden, self.n_features, self.n_drive
@@ -86,8 +94,8 @@ class RecurrentNetwork:
         self.inputs = NeuronGroup(R * D, "rate : 1", name=f"{name}_drive{unique}", **timing)
         # synapses cannot read a linked variable of their post group: each step copies
         # the drive's linked values into plain neuron variables first
-        copied = ("L",) + DRIVE_SCALARS
-        linked = "\n".join(f"{s}_drive : 1 (linked)\n{s} : 1" for s in copied)
+        linked = "\n".join(f"{s}_drive : 1 (linked)" for s in ("L",) + DRIVE_SCALARS)
+        copied = ("reward", "decay", "adam", "learn", "c2", "end", "clear", "reset", "hold")
         self.hidden = NeuronGroup(R * N, f"""
             H : 1
             S : 1
@@ -98,14 +106,18 @@ class RecurrentNetwork:
             count : 1
             I_rec : 1
             I_in : 1
+            Lpsi : 1       # learning signal times pseudo-derivative, of the step before
+            step_size : 1  # Adam's rate with its first-moment bias correction
             {linked}
-            """, threshold="S > 0.5", reset="", name=f"{name}_hidden{unique}", **timing)
+            """ + "\n".join(f"{s} : 1" for s in copied),
+            threshold="S * (1 - hold) > 0.5", reset="", name=f"{name}_hidden{unique}", **timing)
         neuron = np.arange(R * N)
         replica = neuron // N
         self.hidden.L_drive = _linked(self.inputs, replica * D + I + neuron % N)
         for k, s in enumerate(DRIVE_SCALARS):
             setattr(self.hidden, f"{s}_drive", _linked(self.inputs, replica * D + I + N + k))
         self.hidden.H = self.v_init
+        self.inputs.rate = self.idle_drive(np.zeros(R * D))  # nothing to learn before the host's first drive
 
         self.input_synapses = Synapses(self.inputs, self.hidden, "w_in : 1 (constant)\nI_in_post = w_in * rate_pre : 1 (summed)",
                                        name=f"{name}_input_synapses{unique}", **timing)
@@ -115,6 +127,7 @@ class RecurrentNetwork:
         self.input_synapses.w_in = np.concatenate(
             [replica_rng(s, f"{name}.input_weights").normal(0.0, input_std, (N, I)).ravel() for s in self.seeds])
 
+        b1, b2, eps = (float(self.adam[k]) for k in ("beta1", "beta2", "eps"))
         self.synapses = Synapses(self.hidden, self.hidden, """
             w : 1
             G : 1
@@ -122,22 +135,25 @@ class RecurrentNetwork:
             m : 1
             v : 1
             I_rec_post = w * shat_pre : 1 (summed)
-            """, name=f"{name}_recurrent{unique}", **timing)
+            """, name=f"{name}_recurrent{unique}", dtype=self._synapse_dtypes(), **timing)
         self.pre, self.post = _all_to_all_but_self(R, N)
         self.synapses.connect(i=self.pre, j=self.post)
         std = 1.0 / np.sqrt(N) if recurrent_std is None else float(recurrent_std)
         self.synapses.w = np.concatenate([_off_diagonal(replica_rng(s, f"{name}.recurrent_weights").normal(0.0, std, (N, N)))
                                           for s in self.seeds])
-        self._copy = self.hidden.run_regularly("\n".join(f"{s} = {s}_drive" for s in copied), when="start",
-                                               order=-1, name=f"{name}_read_drive{unique}")
-        b1, b2, eps = (float(self.adam[k]) for k in ("beta1", "beta2", "eps"))
-        # the previous step's e-prop update, then Adam, before the neurons move on
+        self._copy = self.hidden.run_regularly("\n".join(
+            [f"{s} = {s}_drive" for s in copied] + ["Lpsi = L_drive * psi_last", "step_size = adam_drive * lr_drive * c1_drive"]),
+            when="start", order=-1, name=f"{name}_read_drive{unique}")
+        # the previous step's e-prop update, then Adam, before the neurons move on. (Running
+        # the two as pathways of per-replica learning events, so that frames which learn
+        # nothing skip them, measured 3x slower: Brian2's event queues cost more than the
+        # arithmetic they save.)
         self._learn = self.synapses.run_regularly(f"""
-            G = decay_post * G + L_post * psi_last_post * p_last_pre
+            G = decay_post * G + Lpsi_post * p_last_pre
             A = A + reward_post * G
             m = m + adam_post * {1 - b1!r} * (learn_post * A - m)
             v = v + adam_post * {1 - b2!r} * (learn_post * A * A - v)
-            w = w + adam_post * lr_post * c1_post * m / (sqrt(c2_post * v) + {eps!r})
+            w = w + step_size_post * m / (sqrt(c2_post * v) + {eps!r})
             A = A * (1 - end_post)
             G = G * (1 - clear_post)
             """, when="start", order=0, name=f"{name}_eprop{unique}")
@@ -149,18 +165,25 @@ class RecurrentNetwork:
             """, when="start", order=1, name=f"{name}_reset{unique}")
         # summed variables run in "groups" at the group's order - 1: filter the spikes
         # before (the recurrent input reads shat_t) and move H after
+        # a frame that does not drive this network (hold = 1) leaves its neurons as they are:
+        # each network steps once per environment step, also when the other one runs alone
         self._traces = self.hidden.run_regularly(f"""
-            shat = {a_s!r} * shat + {1 - a_s!r} * S
-            p = {a_m!r} * p + {1 - a_m!r} * shat
+            shat = hold * shat + (1 - hold) * ({a_s!r} * shat + {1 - a_s!r} * S)
+            p = hold * p + (1 - hold) * ({a_m!r} * p + {1 - a_m!r} * shat)
             """, when="groups", order=-2, name=f"{name}_traces{unique}")
         self._membrane = self.hidden.run_regularly(f"""
-            H = {a_m!r} * H + {1 - a_m!r} * (I_rec + I_in + {float(field)!r}) - {float(s_inh)!r} * S
-            S = int(H > 0)
-            count = count + S
-            psi_last = 1.0 / (2.0 + exp(H) + exp(-H))
-            p_last = p
+            H = hold * H + (1 - hold) * ({a_m!r} * H + {1 - a_m!r} * (I_rec + I_in + {float(field)!r}) - {float(s_inh)!r} * S)
+            S = hold * S + (1 - hold) * int(H > 0)
+            count = count + (1 - hold) * S
+            psi_last = hold * psi_last + (1 - hold) / (2.0 + exp(H) + exp(-H))
+            p_last = hold * p_last + (1 - hold) * p
             """, when="groups", order=0, name=f"{name}_membrane{unique}")
         self._initial = self._snapshot(resettable_only=True) if runtime else None
+
+    def _synapse_dtypes(self):
+        # single precision halves the memory traffic of the two passes over every
+        # synapse per step, which bound the speed (benchmarks/recurrent_speed.py)
+        return {v: np.dtype(self.synapse_precision) for v in ("w", "G", "A", "m", "v")}
 
     # -- what the drivers use ---------------------------------------------------------
     @property
@@ -220,6 +243,19 @@ class RecurrentNetwork:
             raise ValueError(f"{self.name}: the drive must be finite")
         return drive
 
+    def idle_drive(self, drive):
+        """The drive of a frame that leaves this network out: inputs as before, nothing to learn, held.
+
+        The frame drivers apply it to every recurrent network a request leaves out, so a
+        drive's learning (and reset) is applied once, and a network not driven keeps its state.
+        """
+        out = np.array(drive, dtype=float).reshape(self.n_replicas, self.n_drive)
+        I, N = self.n_features, self.n_hidden
+        out[:, I:I + N] = 0.0
+        for k, s in enumerate(DRIVE_SCALARS):
+            out[:, I + N + k] = IDLE_SCALARS[s]
+        return out.reshape(np.shape(drive))
+
     # -- for the host ---------------------------------------------------------------
     def drive(self, features, signal=None, **scalars):
         """One frame's drive ``[R, n_drive]``: inputs, learning signal, `DRIVE_SCALARS`.
@@ -264,14 +300,15 @@ def _linked(group, index):
 
 
 def _all_to_all_but_self(R, N):
-    """``(pre, post)`` of every ordered pair of distinct neurons within each replica, pre-major."""
-    local_pre, local_post = np.nonzero(~np.eye(N, dtype=bool))
+    """``(pre, post)`` of every ordered pair of distinct neurons within each replica, post-major
+    (the learning pathways run a post neuron's synapses together)."""
+    local_post, local_pre = np.nonzero(~np.eye(N, dtype=bool))
     offset = (np.arange(R) * N)[:, None]
     return (offset + local_pre).ravel().astype(np.int32), (offset + local_post).ravel().astype(np.int32)
 
 
 def _off_diagonal(J):
-    """``J[post, pre]`` in the synapse order of `_all_to_all_but_self` (pre-major, no self-pairs)."""
+    """``J[post, pre]`` in the synapse order of `_all_to_all_but_self` (post-major, no self-pairs)."""
     N = J.shape[0]
-    pre, post = np.nonzero(~np.eye(N, dtype=bool))
+    post, pre = np.nonzero(~np.eye(N, dtype=bool))
     return J[post, pre]
