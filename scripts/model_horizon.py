@@ -6,6 +6,7 @@ Usage::
     python scripts/model_horizon.py --label frame --set world_model.readout_features=filtered+frame
     python scripts/model_horizon.py --label quick --games 5 --test-games 2 --seeds 0 --device runtime
     python scripts/model_horizon.py --label papers_ridge --ridge-games 150
+    python scripts/model_horizon.py --label capone --preset capone_dream     # the recurrent e-prop model
 
 The world model of ``--preset`` (with the ``--set`` overrides), without the agent network,
 learns from ``--games`` real games played with uniformly random actions (each game: reset, the
@@ -40,7 +41,7 @@ from brian_dream.learning.encoding import PopulationEncoder
 from brian_dream.envs import VectorGames
 from brian_dream.envs.dream import DreamVectorEnv
 from brian_dream.envs.pong import PONG_STATE_NAMES
-from brian_dream.experiment import build_world_model
+from brian_dream.experiment import build_recurrent_world_model, build_world_model
 from brian_dream.experiment.protocols import RealGames
 from brian_dream.quantities import parse_quantity
 from brian_dream.runs import write_record
@@ -129,10 +130,14 @@ def measure(config, games, test_games, progress=True, ridge_games=0):
     sim = config.simulation
     seeds = config.experiment.seeds
     rng = np.random.default_rng(seeds)
-    encoder = PopulationEncoder.from_config(config)
+    recurrent = config.substrate.network == "recurrent"
+    if recurrent and ridge_games:
+        raise SystemExit("--ridge-games reads the population encoder's rates: not for substrate.network: recurrent")
+    encoder = None if recurrent else PopulationEncoder.from_config(config)
     t0 = time.perf_counter()
     with building_for(sim.device):
-        substrate, model = build_world_model(config, encoder)
+        substrate, model = (build_recurrent_world_model(config) if recurrent
+                            else build_world_model(config, encoder))
         driver = make_driver(sim.device, [substrate], parse_quantity(sim.frame_duration, ms),
                              parse_quantity(sim.dt, ms), sim.codegen_target)
     games_env = VectorGames(config.env.id, seeds, **config.env.kwargs)

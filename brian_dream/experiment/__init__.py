@@ -10,7 +10,8 @@ from ..lazy import lazy_names
 
 _LAZY = {
     "train": "train", "TrainResult": "train", "export": "build", "build_agent_substrate": "build",
-    "build_world_model": "build", "build_networks": "build", "as_config": "build", "dream_vs_real": "diagnostics",
+    "build_world_model": "build", "build_networks": "build", "build_recurrent": "build",
+    "build_recurrent_world_model": "build", "as_config": "build", "dream_vs_real": "diagnostics",
 }
 
 __all__ = list(_LAZY)

@@ -12,7 +12,8 @@ from ..quantities import parse_quantity
 from ..chip.substrate import Substrate
 from ..learning.worldmodel import WorldModel
 
-__all__ = ["as_config", "build_agent_substrate", "build_world_model", "build_networks", "build_recurrent", "export"]
+__all__ = ["as_config", "build_agent_substrate", "build_world_model", "build_networks", "build_recurrent",
+           "build_recurrent_world_model", "export"]
 
 
 def as_config(config, overrides=None):
@@ -92,6 +93,37 @@ def build_networks(config, encoder):
     return substrates, model
 
 
+def _recurrent_network(config, name, n_features, n_hidden):
+    from ..recurrent.network import RecurrentNetwork
+
+    rc, ag = config.recurrent, config.agent
+    return RecurrentNetwork(name, config.experiment.seeds, n_features, n_hidden,
+                            dt=parse_quantity(config.simulation.dt, ms), tau_mem=parse_quantity(rc.tau_mem, ms),
+                            tau_syn=parse_quantity(rc.tau_syn, ms), field=rc.field, s_inh=rc.s_inh, v_init=rc.v_init,
+                            input_std=rc.input_std, recurrent_std=rc.recurrent_std or None, adam=_adam(config),
+                            synapse_precision=rc.synapse_precision)
+
+
+def _adam(config):
+    ag = config.agent
+    return {"beta1": ag.adam_beta1, "beta2": ag.adam_beta2, "eps": ag.adam_eps}
+
+
+def build_recurrent_world_model(config, name="model"):
+    """The world model of ``substrate.network: recurrent``: its network and its `RecurrentWorldModel`."""
+    from ..recurrent.learners import RecurrentWorldModel
+
+    rc, wm = config.recurrent, config.world_model
+    n_state, n_actions = config.n_state(), config.n_actions()
+    network = _recurrent_network(config, name, n_actions + n_state, wm.n_hidden)
+    model = RecurrentWorldModel(
+        config.experiment.seeds, network, n_state, n_actions, recurrent_lr=rc.model_recurrent_lr,
+        reward_signal=rc.model_reward_signal, action_scale=rc.action_scale, state_scale=rc.state_scale,
+        lr_state=wm.lr_state, lr_reward=wm.lr_reward, c_state=wm.c_state, c_reward=wm.c_reward,
+        readout_decay=wm.readout_decay, delta_clip=wm.delta_clip, reward_decay=wm.reward_decay, adam=_adam(config))
+    return network, model
+
+
 def build_recurrent(config):
     """Capone & Paolucci's networks for ``substrate.network: recurrent``.
 
@@ -100,35 +132,20 @@ def build_recurrent(config):
     `~brian_dream.recurrent.learners.RecurrentWorldModel` and the
     `~brian_dream.recurrent.learners.RecurrentPolicy`, whose ``drive`` is the agent's encoder.
     """
-    from ..recurrent.learners import RecurrentPolicy, RecurrentWorldModel
-    from ..recurrent.network import RecurrentNetwork
+    from ..recurrent.learners import RecurrentPolicy
 
-    rc, ag, wm, seeds = config.recurrent, config.agent, config.world_model, config.experiment.seeds
-    adam = {"beta1": ag.adam_beta1, "beta2": ag.adam_beta2, "eps": ag.adam_eps}
-    n_state, n_actions = config.n_state(), config.n_actions()
-
-    def network(name, n_features, n_hidden):
-        return RecurrentNetwork(name, seeds, n_features, n_hidden, dt=parse_quantity(config.simulation.dt, ms),
-                                tau_mem=parse_quantity(rc.tau_mem, ms), tau_syn=parse_quantity(rc.tau_syn, ms),
-                                field=rc.field, s_inh=rc.s_inh, v_init=rc.v_init, input_std=rc.input_std,
-                                recurrent_std=rc.recurrent_std or None, adam=adam,
-                                synapse_precision=rc.synapse_precision)
-
-    agent = network("agent", n_state, config.substrate.n_hidden)
+    rc, ag = config.recurrent, config.agent
+    agent = _recurrent_network(config, "agent", config.n_state(), config.substrate.n_hidden)
     policy = RecurrentPolicy(
-        seeds, agent, n_actions, recurrent_lr=rc.agent_recurrent_lr, readout_step=rc.agent_readout_step,
-        state_scale=rc.state_scale, learning_rate=config.per_replica("agent.learning_rate"), gamma=ag.gamma,
-        input_scale=ag.input_scale, logit_clip=ag.logit_clip, init_std=ag.init_std, readout_decay=ag.readout_decay,
-        adam=adam, step_while_gated=ag.adam_while_gated)
+        config.experiment.seeds, agent, config.n_actions(), recurrent_lr=rc.agent_recurrent_lr,
+        readout_step=rc.agent_readout_step, state_scale=rc.state_scale,
+        learning_rate=config.per_replica("agent.learning_rate"), gamma=ag.gamma, input_scale=ag.input_scale,
+        logit_clip=ag.logit_clip, init_std=ag.init_std, readout_decay=ag.readout_decay, adam=_adam(config),
+        step_while_gated=ag.adam_while_gated)
     if not config.uses_world_model():
         return [agent], None, policy
-    model_net = network("model", n_actions + n_state, wm.n_hidden)
-    model = RecurrentWorldModel(
-        seeds, model_net, n_state, n_actions, recurrent_lr=rc.model_recurrent_lr,
-        reward_signal=rc.model_reward_signal, action_scale=rc.action_scale, state_scale=rc.state_scale,
-        lr_state=wm.lr_state, lr_reward=wm.lr_reward, c_state=wm.c_state, c_reward=wm.c_reward,
-        readout_decay=wm.readout_decay, delta_clip=wm.delta_clip, reward_decay=wm.reward_decay, adam=adam)
-    return [agent, model_net], model, policy
+    model_network, model = build_recurrent_world_model(config)
+    return [agent, model_network], model, policy
 
 
 def export(config, directory, overrides=None):
