@@ -678,10 +678,6 @@ class Config:
             raise ConfigError(f"simulation.frame_duration ({self.simulation.frame_duration}) must equal simulation.dt "
                               f"({self.simulation.dt}) with substrate.network: recurrent (one network step per "
                               "environment step, as the paper)")
-        if self.experiment.protocol == "plan":
-            raise ConfigError("experiment.protocol: 'plan' is not built for substrate.network: recurrent yet (a "
-                              "rollout would have to save and restore the network's eligibility traces); use awake "
-                              "or dream")
         if self.simulation.count_window != "frame":
             raise ConfigError("simulation.count_window: substrate.network: recurrent reads every step's spikes "
                               "('frame'); 'since_last_read' is the board's chip")

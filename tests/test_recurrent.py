@@ -159,7 +159,7 @@ def test_drive_rejects_bad_shapes_and_unknown_scalars():
 
 @pytest.mark.parametrize("override, message", [
     ({"simulation.frame_duration": "2 ms"}, "must equal simulation.dt"),
-    ({"experiment.protocol": "plan"}, "not built for substrate.network: recurrent"),
+    ({"recurrent.synapse_precision": "float16"}, "must be 'float32' or 'float64'"),
     ({"substrate.network": "recurent"}, "did you mean 'recurrent'"),
     ({"recurrent.tau_mem": "0.5 ms"}, "shorter than the time step"),
     ({"recurrent.input_std": -1.0}, "recurrent.input_std"),
@@ -218,3 +218,30 @@ def test_eprop_learns_a_sequence_and_the_check_fails_without_learning():
     # the same run at rate 0: the readout's error must stay exactly where it started
     np.testing.assert_array_equal(frozen, np.full_like(frozen, frozen[0]))
     assert not frozen[-3:].mean() < 0.6 * frozen[0]
+
+
+def test_a_rollout_builds_its_own_trace_and_the_games_comes_back():
+    # frames 10-15 are a "rollout": the game's trace is saved and cleared, and restored after it
+    with building_for("runtime"):
+        net = RecurrentNetwork("agent", [3], I, N, recurrent_std=1.0, rollouts=True)
+        driver = make_driver("runtime", [net], 1 * ms, 1 * ms)
+    ref = ReferenceNetwork(net.input_weights()[0], net.weights()[0])
+    pending, saved = {}, None
+    with driver.open() as session:
+        for t, d in enumerate(drive_sequence(30)):
+            session.step({"agent": net.drive(d["x"][:1], **pending)})
+            ref.step(d["x"][0])
+            ref.eligibility(d["signal"][0], d["reward"][0], decay=0.998)
+            flags = {"save": float(t == 9), "clear": float(t == 9), "restore": float(t == 15)}
+            if t == 9:
+                saved, ref.G = ref.G.copy(), np.zeros_like(ref.G)
+            if t == 15:
+                ref.G = saved
+            pending = dict(signal=d["signal"][:1], reward=d["reward"][:1], decay=0.998, **flags)
+            if t == 15:
+                rollout_G = net._dense("G")[0].copy()  # frame 15 applied step 14: the rollout's trace
+    driver.close()
+    assert np.abs(rollout_G).max() > 1e-6
+    # the last pending step (29) is not applied yet: undo it in the reference
+    np.testing.assert_allclose(net._dense("A")[0], ref.A - d["reward"][0] * ref.G, atol=1e-12)
+    assert not np.allclose(net._dense("G_saved")[0], 0.0)

@@ -73,9 +73,10 @@ class DreamVectorEnv(gym.vector.VectorEnv):
         if states.shape != (self.num_envs, self.model.n_state):
             raise ValueError(f"dream env: start states must have shape [{self.num_envs}, {self.model.n_state}] "
                              f"(one per replica), got {states.shape}")
-        if options.get("reset_network", self.reset_network):
+        reset_network = options.get("reset_network", self.reset_network)
+        if reset_network:
             self.session.reset_state(self.substrate)
-        self.model.begin_episode()
+        self.model.begin_episode(reset_network=reset_network)
         for past_states, past_actions in self._warmup_inputs(states, options.get("history")):
             counts = self.session.step({self.substrate: self.model.rates(past_states, past_actions)})[self.substrate]
             self.model.predict(counts)

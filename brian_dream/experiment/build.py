@@ -93,7 +93,7 @@ def build_networks(config, encoder):
     return substrates, model
 
 
-def _recurrent_network(config, name, n_features, n_hidden):
+def _recurrent_network(config, name, n_features, n_hidden, rollouts=False):
     from ..recurrent.network import RecurrentNetwork
 
     rc, ag = config.recurrent, config.agent
@@ -101,7 +101,7 @@ def _recurrent_network(config, name, n_features, n_hidden):
                             dt=parse_quantity(config.simulation.dt, ms), tau_mem=parse_quantity(rc.tau_mem, ms),
                             tau_syn=parse_quantity(rc.tau_syn, ms), field=rc.field, s_inh=rc.s_inh, v_init=rc.v_init,
                             input_std=rc.input_std, recurrent_std=rc.recurrent_std or None, adam=_adam(config),
-                            synapse_precision=rc.synapse_precision)
+                            synapse_precision=rc.synapse_precision, rollouts=rollouts)
 
 
 def _adam(config):
@@ -135,7 +135,8 @@ def build_recurrent(config):
     from ..recurrent.learners import RecurrentPolicy
 
     rc, ag = config.recurrent, config.agent
-    agent = _recurrent_network(config, "agent", config.n_state(), config.substrate.n_hidden)
+    agent = _recurrent_network(config, "agent", config.n_state(), config.substrate.n_hidden,
+                               rollouts=config.experiment.protocol == "plan")
     policy = RecurrentPolicy(
         config.experiment.seeds, agent, config.n_actions(), recurrent_lr=rc.agent_recurrent_lr,
         readout_step=rc.agent_readout_step, state_scale=rc.state_scale,

@@ -103,8 +103,9 @@ class WorldModel:
         act[np.arange(len(actions)), self.last_actions] = self.action_rate
         return np.concatenate([self.encoder(states), act], axis=1)
 
-    def begin_episode(self):
-        """Clear the count filter and the low-pass reward target."""
+    def begin_episode(self, reset_network=True):
+        """Clear the count filter and the low-pass reward target (the chip's network is reset
+        by the frame session, so ``reset_network`` is for models that reset their own)."""
         self.filter.reset()
         self.r_tilde[:] = 0
 

@@ -26,7 +26,7 @@ class PendingDrive:
     def clear_values(self):
         R, N = self.network.n_replicas, self.network.n_hidden
         self.signal = np.zeros((R, N))
-        self.scalars = {k: np.zeros(R) for k in ("reward", "adam", "learn", "end", "clear", "reset")}
+        self.scalars = {k: np.zeros(R) for k in ("reward", "adam", "learn", "end", "clear", "reset", "save", "restore")}
         self.scalars["decay"] = np.ones(R)  # a frame without a step to learn keeps the traces
 
     def adam(self, step, learn):
@@ -85,11 +85,33 @@ class RecurrentPolicy(PolicyReadout):
         return self.pending.take(np.asarray(states, float) * self.state_scale)
 
     def begin_episode(self, reset_trace=True):
-        """Clear the spike filter, the network's state and (if ``reset_trace``) both traces."""
+        """Clear the spike filter, the network's state and (if ``reset_trace``) both traces.
+
+        A planning rollout (between `episode_state` and `restore_episode`) leaves the
+        network's state as it is, as a rollout does with the chip's.
+        """
         super().begin_episode(reset_trace)
-        self.pending.scalars["reset"][:] = 1.0
+        if not self._in_rollout:
+            self.pending.scalars["reset"][:] = 1.0
         if reset_trace:
             self.pending.scalars["clear"][:] = 1.0
+
+    _in_rollout = False
+
+    def episode_state(self):
+        """Begin a rollout: the host's filter and trace are returned, the network's trace is put aside."""
+        if not self.network.rollouts:
+            raise RuntimeError("this agent network was built without rollouts (RecurrentNetwork(rollouts=True), "
+                               "as for experiment.protocol: plan)")
+        self._in_rollout = True
+        self.pending.scalars["save"][:] = 1.0
+        return super().episode_state()
+
+    def restore_episode(self, saved):
+        """End a rollout: the game's filter and traces (host and network) come back."""
+        super().restore_episode(saved)
+        self._in_rollout = False
+        self.pending.scalars["restore"][:] = 1.0
 
     def act(self, counts, active=None):
         """Filter the spikes, sample actions, update the readout trace, queue the learning signal."""
@@ -126,10 +148,6 @@ class RecurrentPolicy(PolicyReadout):
         self.accum[:] = 0
         self.pending.adam(np.full(R, learn or self.step_while_gated), np.full(R, learn))
         self.pending.scalars["end"][:] = 1.0  # a gated game's gradient is dropped, as the readout's
-
-    def episode_state(self):
-        raise NotImplementedError("planning rollouts are not built for the recurrent agent: its eligibility "
-                                  "trace lives in the network")
 
     def state(self):
         s = super().state()
@@ -173,9 +191,10 @@ class RecurrentWorldModel(WorldModel):
         act[np.arange(len(actions)), self.last_actions] = self.action_scale
         return self.pending.take(np.concatenate([act, np.asarray(states, float) * self.state_scale], axis=1))
 
-    def begin_episode(self):
+    def begin_episode(self, reset_network=True):
         super().begin_episode()
-        self.pending.scalars["reset"][:] = 1.0
+        if reset_network:
+            self.pending.scalars["reset"][:] = 1.0
 
     def learn(self, counts, states, next_states, rewards, active=None):
         x = self.features(counts)

@@ -11,12 +11,13 @@ __all__ = ["RecurrentNetwork", "DRIVE_SCALARS", "IDLE_SCALARS"]
 #: Per-replica scalars at the end of a replica's drive block, in this order (see
 #: `RecurrentNetwork`): they tell the learning step what to do with the last step's
 #: learning signal, and the network whether to start from its initial state.
-DRIVE_SCALARS = ("reward", "decay", "adam", "learn", "lr", "c1", "c2", "end", "clear", "reset", "hold")
+DRIVE_SCALARS = ("reward", "decay", "adam", "learn", "lr", "c1", "c2", "end", "clear", "reset", "hold", "save",
+                 "restore")
 
 #: What a replica's scalars are in a frame that does not drive the network (`RecurrentNetwork.idle_drive`):
 #: no learning, no reset, and ``hold``: the neurons keep their state.
 IDLE_SCALARS = {"reward": 0.0, "decay": 1.0, "adam": 0.0, "learn": 0.0, "lr": 0.0, "c1": 1.0, "c2": 1.0, "end": 0.0,
-                "clear": 0.0, "reset": 0.0, "hold": 1.0}
+                "clear": 0.0, "reset": 0.0, "hold": 1.0, "save": 0.0, "restore": 0.0}
 
 
 class RecurrentNetwork:
@@ -65,10 +66,16 @@ class RecurrentNetwork:
         Standard deviations of the initial ``J_in`` and ``J`` (default ``1/sqrt(n_hidden)``).
     adam : dict
         ``beta1``, ``beta2``, ``eps`` of the recurrent weights' Adam.
+    synapse_precision : {"float64", "float32"}
+        Storage of the synapses' weights, traces and Adam moments.
+    rollouts : bool
+        Keep a copy of the eligibility trace (``save``/``restore`` in the drive), so that a
+        planning rollout can build its own trace and the game's continues after it.
     """
 
     def __init__(self, name, seeds, n_features, n_hidden, dt=1 * ms, tau_mem=6 * ms, tau_syn=4 * ms, field=-8.0,
-                 s_inh=100.0, v_init=-4.0, input_std=10.0, recurrent_std=None, adam=None, synapse_precision="float64"):
+                 s_inh=100.0, v_init=-4.0, input_std=10.0, recurrent_std=None, adam=None, synapse_precision="float64",
+                 rollouts=False):
         from brian2.devices.device import RuntimeDevice, get_device
 
         self.name = name
@@ -83,6 +90,7 @@ class RecurrentNetwork:
         if synapse_precision not in ("float32", "float64"):
             raise ConfigError(f"{name}: synapse_precision must be 'float32' or 'float64', got {synapse_precision!r}")
         self.synapse_precision = synapse_precision
+        self.rollouts = bool(rollouts)
         self.adam = {"beta1": 0.9, "beta2": 0.999, "eps": 1e-5, **(adam or {})}
         a_m, a_s = float(np.exp(-dt / tau_mem)), float(np.exp(-dt / tau_syn))
         N, I, D = self.n_hidden, self.n_features, self.n_drive
@@ -95,7 +103,7 @@ class RecurrentNetwork:
         # synapses cannot read a linked variable of their post group: each step copies
         # the drive's linked values into plain neuron variables first
         linked = "\n".join(f"{s}_drive : 1 (linked)" for s in ("L",) + DRIVE_SCALARS)
-        copied = ("reward", "decay", "adam", "learn", "c2", "end", "clear", "reset", "hold")
+        copied = ("reward", "decay", "adam", "learn", "c2", "end", "clear", "reset", "hold", "save", "restore")
         self.hidden = NeuronGroup(R * N, f"""
             H : 1
             S : 1
@@ -134,6 +142,7 @@ class RecurrentNetwork:
             A : 1
             m : 1
             v : 1
+            """ + ("G_saved : 1\n" if self.rollouts else "") + """
             I_rec_post = w * shat_pre : 1 (summed)
             """, name=f"{name}_recurrent{unique}", dtype=self._synapse_dtypes(), **timing)
         self.pre, self.post = _all_to_all_but_self(R, N)
@@ -148,9 +157,13 @@ class RecurrentNetwork:
         # the two as pathways of per-replica learning events, so that frames which learn
         # nothing skip them, measured 3x slower: Brian2's event queues cost more than the
         # arithmetic they save.)
+        # with rollouts, the game's trace is put aside while a rollout builds its own
+        rollout_lines = """
+            G = G + restore_post * (G_saved - G)
+            G_saved = G_saved + save_post * (G - G_saved)""" if self.rollouts else ""
         self._learn = self.synapses.run_regularly(f"""
             G = decay_post * G + Lpsi_post * p_last_pre
-            A = A + reward_post * G
+            A = A + reward_post * G{rollout_lines}
             m = m + adam_post * {1 - b1!r} * (learn_post * A - m)
             v = v + adam_post * {1 - b2!r} * (learn_post * A * A - v)
             w = w + step_size_post * m / (sqrt(c2_post * v) + {eps!r})
@@ -183,7 +196,10 @@ class RecurrentNetwork:
     def _synapse_dtypes(self):
         # single precision halves the memory traffic of the two passes over every
         # synapse per step, which bound the speed (benchmarks/recurrent_speed.py)
-        return {v: np.dtype(self.synapse_precision) for v in ("w", "G", "A", "m", "v")}
+        return {v: np.dtype(self.synapse_precision) for v in self._synapse_state()}
+
+    def _synapse_state(self):
+        return ("w", "G", "A", "m", "v") + (("G_saved",) if self.rollouts else ())
 
     # -- what the drivers use ---------------------------------------------------------
     @property
@@ -206,7 +222,7 @@ class RecurrentNetwork:
         R, N = self.n_replicas, self.n_hidden
         hidden = [("hidden", self.hidden, v, R * N, v in self.RESETTABLE)
                   for v in ("H", "S", "shat", "p", "count", "psi_last", "p_last")]
-        synapses = [("synapses", self.synapses, v, R * N * (N - 1), False) for v in ("w", "G", "A", "m", "v")]
+        synapses = [("synapses", self.synapses, v, R * N * (N - 1), False) for v in self._synapse_state()]
         return hidden + [("inputs", self.inputs, "rate", R * self.n_drive, False)] + synapses
 
     def _snapshot(self, resettable_only=False):
