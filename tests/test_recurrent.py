@@ -245,3 +245,17 @@ def test_a_rollout_builds_its_own_trace_and_the_games_comes_back():
     # the last pending step (29) is not applied yet: undo it in the reference
     np.testing.assert_allclose(net._dense("A")[0], ref.A - d["reward"][0] * ref.G, atol=1e-12)
     assert not np.allclose(net._dense("G_saved")[0], 0.0)
+
+
+def test_export_writes_a_recurrent_project_whose_layout_says_what_the_drive_holds(tmp_path):
+    import json
+
+    from brian_dream.experiment import export
+
+    path = export("capone_pong", tmp_path / "project", {"substrate.n_hidden": 10})
+    (agent,) = json.loads((path / "layout.json").read_text())["substrates"]
+    assert agent["n_inputs"] == 4 + 10 + len(agent["drive"]["scalars"])
+    assert agent["drive"]["idle_scalars"][agent["drive"]["scalars"].index("hold")] == 1.0
+    keys = {s["key"]: s["reset"] for s in json.loads((path / "layout.json").read_text())["state"]}
+    assert keys["net.agent.synapses.w"] is False and keys["net.agent.hidden.H"] is True
+    assert (path / "main.cpp").is_file()

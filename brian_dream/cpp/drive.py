@@ -29,6 +29,17 @@ def read_exactly(stream, n):
     return data
 
 
+def inputs(sub, rate):
+    """One frame's input array of a substrate: every generator at ``rate`` Hz, or, for a recurrent
+    network (its layout has a ``drive``), every input at 0.5 with nothing to learn."""
+    drive = sub.get("drive")
+    if drive is None:
+        return np.full(sub["n_replicas"] * sub["n_inputs"], rate)
+    block = [0.5] * drive["n_features"] + [0.0] * drive["n_hidden"] + drive["idle_scalars"]
+    block[-len(drive["idle_scalars"]) + drive["scalars"].index("hold")] = 0.0  # driven: the network steps
+    return np.tile(np.array(block, dtype=float), sub["n_replicas"])
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=20)
@@ -49,7 +60,7 @@ def main():
     commands, replies = os.fdopen(cmd_write, "wb", buffering=0), os.fdopen(rep_read, "rb", buffering=0)
     assert read_exactly(replies, 8) == b"BDBRIDGE"
     subs = layout["substrates"]
-    rates = b"".join(np.full(s["n_replicas"] * s["n_inputs"], args.rate).tobytes() for s in subs)
+    rates = b"".join(inputs(s, args.rate).tobytes() for s in subs)
     for frame in range(args.frames):
         commands.write(b"F" + rates)
         counts = [np.frombuffer(read_exactly(replies, 8 * s["n_replicas"] * s["n_hidden"]), np.float64)

@@ -419,6 +419,14 @@ class StandaloneDriver(FrameDriver):
             self._rates[n][:] = np.asarray(state[f"net.{n}.inputs.rate"], float).ravel()
 
 
+def _substrate_layout(sub):
+    """A substrate's sizes for ``layout.json``; a recurrent network's also says what its drive holds."""
+    out = {"name": sub.name, "n_replicas": sub.n_replicas, "n_inputs": sub.n_inputs, "n_hidden": sub.n_hidden}
+    if hasattr(sub, "drive_layout"):  # a recurrent network: what its per-replica input block holds
+        out["drive"] = sub.drive_layout()
+    return out
+
+
 def export_project(substrates_factory, device, frame_duration, directory, readme=""):
     """Write the standalone project of a network into ``directory`` (not compiled).
 
@@ -440,8 +448,7 @@ def export_project(substrates_factory, device, frame_duration, directory, readme
         _generate(network, substrates, frame_duration, directory)
         layout = {
             "frame_duration_s": float(frame_duration / second),
-            "substrates": [{"name": s.name, "n_replicas": s.n_replicas, "n_inputs": s.n_inputs,
-                            "n_hidden": s.n_hidden} for s in substrates],
+            "substrates": [_substrate_layout(s) for s in substrates],
             "state": [{"substrate": k, "key": key, "dtype": np.dtype(var.dtype).str, "size": size,
                        "reset": resettable} for k, key, var, size, resettable in _state_layout(substrates)],
         }

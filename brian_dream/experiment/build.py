@@ -149,6 +149,13 @@ def build_recurrent(config):
     return [agent, model_network], model, policy
 
 
+def _substrates(config):
+    """The networks of ``config`` (chip substrates or recurrent networks), as a driver takes them."""
+    if config.substrate.network == "recurrent":
+        return build_recurrent(config)[0]
+    return build_networks(config, PopulationEncoder.from_config(config))[0]
+
+
 def export(config, directory, overrides=None):
     """Write the compiled-device project of ``config``'s networks into a new folder ``directory``.
 
@@ -163,13 +170,12 @@ def export(config, directory, overrides=None):
 
     config = as_config(config, overrides)
     device = config.simulation.device if config.simulation.device != "runtime" else "cpp"
-    encoder = PopulationEncoder.from_config(config)
     frame = parse_quantity(config.simulation.frame_duration, ms)
     readme = (f"# brian_dream standalone network: {config.experiment.name}\n\n"
               f"Exported by brian_dream {__version__} from the configuration in "
               f"`config.yaml` (seeds {config.experiment.seeds}, device {device}).\n")
     try:
-        path = export_project(lambda: build_networks(config, encoder)[0], device, frame, directory, readme)
+        path = export_project(lambda: _substrates(config), device, frame, directory, readme)
     except FileExistsError as err:
         raise ConfigError(str(err)) from None
     (path / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))

@@ -272,6 +272,13 @@ class RecurrentNetwork:
             out[:, I + N + k] = IDLE_SCALARS[s]
         return out.reshape(np.shape(drive))
 
+    def drive_layout(self):
+        """What a replica's drive block holds, for an exported project's ``layout.json``."""
+        return {"n_features": self.n_features, "n_hidden": self.n_hidden, "scalars": list(DRIVE_SCALARS),
+                "idle_scalars": [IDLE_SCALARS[k] for k in DRIVE_SCALARS],
+                "doc": "per replica: inputs, learning signal per neuron, scalars "
+                       "(brian_dream.recurrent.network.RecurrentNetwork)"}
+
     # -- for the host ---------------------------------------------------------------
     def drive(self, features, signal=None, **scalars):
         """One frame's drive ``[R, n_drive]``: inputs, learning signal, `DRIVE_SCALARS`.
