@@ -21,6 +21,7 @@ _EPILOG = """examples:
   brian-dream train --preset lif_pong --set agent.learning_rate=0.002 --set simulation.dt="0.25 ms"
   brian-dream show-config --preset dynapse_pong       # every value, with defaults
   brian-dream presets                                 # presets and neuron parameter sets
+  brian-dream chip-config --preset board_dream --out board_dream.json   # every core's 25 DYNAP-SE1 biases
 """
 
 
@@ -45,6 +46,14 @@ def _int_at_least(minimum, what):
         return v
 
     return parse
+
+
+def _chip_core(text):
+    try:
+        chip, core = (int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--core {text!r}: give CHIP,CORE, e.g. 0,1") from None
+    return chip, core
 
 
 _positive = _int_at_least(1, "positive")
@@ -133,6 +142,30 @@ def build_parser():
     p = sub.add_parser("neuron", help="describe a neuron parameter set: parameters, units, values, "
                        "and for DPI sets the DYNAP-SE1 bias (coarse, fine) of each parameter")
     p.add_argument("name", help="a neuron set from models/neurons/ (e.g. dpi_dynapse1, lif_capone)")
+
+    p = sub.add_parser("chip-config", help="all 25 DYNAP-SE1 biases of every core a preset uses, with the placement, "
+                       "as a file the board loads; --read turns such a file back into a neuron set",
+                       description="Print the DYNAP-SE1 configuration of a preset: the placement of its networks "
+                                   "(agent, and world model where the protocol has one) on the cores of a board, and "
+                                   "every core's 25 biases (coarse, fine, current, the parameter each sets; the five "
+                                   "without a model counterpart marked), with every assumption and its source. --out "
+                                   "writes it as JSON for samna's dynapse1utils.set_parameters_in_json_file (.txt: "
+                                   "set_parameters_in_txt_file). --read FILE does the reverse: one core's settings "
+                                   "as a neuron set (models/neurons YAML).")
+    _add_config_options(p)
+    p.add_argument("--out", default=None, metavar="FILE",
+                   help="write the configuration (.json, or .txt in samna's text format); with --read: write the "
+                        "neuron set (YAML) there instead of printing it")
+    p.add_argument("--read", default=None, metavar="FILE",
+                   help="read a configuration (written here, or saved from a board with samna's dynapse1utils) "
+                        "into a neuron set")
+    p.add_argument("--core", type=_chip_core, default=None, metavar="CHIP,CORE",
+                   help="with --read: the core to read (default: the first in the file)")
+    p.add_argument("--base", default=None, metavar="SET",
+                   help="with --read: neuron set for the parameters no bias sets (default: the file's record of "
+                        "the core's network, else dpi_dynapse1)")
+    p.add_argument("--bias-model", default=None, metavar="MODEL",
+                   help="with --read: nominal or rockpool_se1 (default: the file's, else the base set's)")
 
     p = sub.add_parser("plot", help="redraw the learning-curve figure of one or more run folders")
     p.add_argument("runs", nargs="+", metavar="RUN_DIR")
@@ -311,31 +344,141 @@ def _cmd_neuron(args):
     data = load_neuron_set(args.name)
     model, params = resolve_neuron(args.name, [], f"models/neurons/{args.name}.yaml")
     print(f"{args.name}: neuron model {model.name!r} ({type(model).__name__})")
-    width = max(len(k) for k in model.parameters)
-    for key, spec in model.parameters.items():
-        print(f"  {key:{width}s} = {params[key]!s:>14}   {spec.doc}")
+    _print_parameters(model, params)
     if model.name == "dpi":
-        from .chip.biases import CONVERSION_CONSTANTS, UNMODELLED_BIASES, biases_from_params, get_bias_model
+        from .chip.biases import full_bias_table, get_bias_model
 
         given = data.get("biases") or {}
         bias_model = get_bias_model(data.get("bias_model"))
-        print(f"DYNAP-SE1 biases, bias model {bias_model.name!r}: {bias_model.doc}")
-        print("  (* = set in the file, others derived from the parameters; current = the bias generator's "
-              "under this model)")
-        for name, row in biases_from_params(params, bias_model, given=given).items():
-            mark = "*" if name in given else " "
-            factor = f" x{row['factor']:g}" if row["factor"] != 1 else ""
-            floor = f" -> {row['effective']!s} (I0 floor)" if row["floored"] else ""
-            print(f"  {mark}{name:18s} ({row['coarse']}, {row['fine']:3d}) = {row['current']!s:>14}{factor}{floor}"
-                  f"   sets {row['parameter']}")
-        scaled = [n for n in bias_model.scale if bias_model.factor(n) != 1]
-        for n in scaled:
-            print(f"  scale of {n}: {bias_model.source(n)}")
-        print(f"  scale of {'every other bias' if scaled else 'every bias'}: 1, {bias_model.unscaled}")
-        print(f"  not simulated: {', '.join(UNMODELLED_BIASES)}")
-        print("conversion constants:")
-        for symbol, value, source in CONVERSION_CONSTANTS:
-            print(f"  {symbol:30s} {value:40s} {source}")
+        print(f"DYNAP-SE1 biases, all 25 of a core, bias model {bias_model.name!r}: {bias_model.doc}")
+        print("  (* = set in the file, - = no model parameter (not simulated), others derived from the parameters; "
+              "current = the bias generator's under this model)")
+        _print_bias_rows(full_bias_table(params, bias_model, given=given))
+        _print_bias_scales(bias_model)
+        _print_unmodelled_settings()
+        _print_conversion_constants()
+
+
+def _print_unmodelled_settings():
+    from .chip.biases import UNMODELLED_SETTINGS
+
+    print("settings of the biases no model parameter sets (ASSUMED; none changes the simulation):")
+    for name, (setting, source) in UNMODELLED_SETTINGS.items():
+        print(f"  {name:18s} {setting!s:10s} {source}")
+
+
+def _print_parameters(model, params):
+    """One line per parameter; for DPI neurons the bias that sets it, or ASSUMED with a reference value."""
+    from .chip.biases import PARAMETER_OF_BIAS, UNBIASED_PARAMETERS
+
+    dpi = model.name == "dpi"
+    bias_of = {p: b for b, p in PARAMETER_OF_BIAS.items()}
+    width = max(len(k) for k in model.parameters)
+    for key, spec in model.parameters.items():
+        note = ""
+        if dpi and key in bias_of:
+            note = f"  [bias {bias_of[key]}]"
+        elif dpi and key in UNBIASED_PARAMETERS:
+            ref, source = UNBIASED_PARAMETERS[key]
+            note = f"  [ASSUMED: no bias sets it; reference {_value_text(ref)}: {source}]"
+        print(f"  {key:{width}s} = {params[key]!s:>14}   {spec.doc}{note}")
+
+
+def _value_text(value):
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _print_bias_rows(table):
+    """One line per bias of a core (`brian_dream.chip.biases.full_bias_table`)."""
+    for name, row in table.items():
+        factor = f" x{row['factor']:g}" if row["factor"] != 1 else ""
+        head = f"{name:18s} ({row['coarse']}, {row['fine']:3d}) = {row['current']!s:>14}{factor}"
+        if row["unmodelled"]:
+            print(f"  -{head}   not simulated: {row['unmodelled']}")
+            continue
+        mark = "*" if row["given"] else " "
+        floor = f" -> {row['effective']!s} (I0 floor)" if row["floored"] else ""
+        print(f"  {mark}{head}{floor}   sets {row['parameter']}")
+
+
+def _print_bias_scales(bias_model):
+    scaled = [n for n in bias_model.scale if bias_model.factor(n) != 1]
+    for n in scaled:
+        print(f"  scale of {n}: {bias_model.source(n)}")
+    print(f"  scale of {'every other bias' if scaled else 'every bias'}: 1, {bias_model.unscaled}")
+
+
+def _print_conversion_constants():
+    from .chip.biases import CONVERSION_CONSTANTS
+
+    print("conversion constants (ASSUMED: uncalibrated, not measured on a chip; each with its source):")
+    for symbol, value, source in CONVERSION_CONSTANTS:
+        print(f"  {symbol:30s} {value:40s} {source}")
+
+
+def _cmd_chip_config(args):
+    if args.read:
+        return _read_chip_config(args)
+    from .chip.chip_config import LOADER, chip_configuration, network_neurons, write_chip_config
+
+    for option in ("core", "base", "bias_model"):
+        if getattr(args, option) is not None:
+            raise ConfigError(f"--{option.replace('_', '-')} goes with --read FILE")
+    config = _config_from_args(args)
+    doc = chip_configuration(config, preset=args.preset)
+    nets = network_neurons(config)
+    print(f"DYNAP-SE1 configuration of {args.preset}: {len(doc['parameters']) // 25} cores x 25 biases; "
+          f"{doc['boards']}")
+    for name, net in nets.items():
+        cores = [c for c in doc["placement"] if c["network"] == name]
+        where = ", ".join(f"chip {c['chip']} core {c['core']} ({c['neurons']} neurons)" for c in cores)
+        print(f"{name} ({net['section']}): neuron set {net['neuron_set']}, bias model {net['bias_model'].name!r}; "
+              f"{where}")
+        print("  (* = given as coarse/fine, - = no model parameter (not simulated), others derived from the "
+              "parameters; the same 25 settings on each of its cores)")
+        _print_bias_rows(net["table"])
+        _print_assumed_parameters(net["params"])
+    _print_unmodelled_settings()
+    _print_conversion_constants()
+    if args.out:
+        path = write_chip_config(doc, args.out)
+        loader = ("samna dynapse1utils.set_parameters_in_txt_file(model, path)" if path.suffix == ".txt" else LOADER)
+        print(f"written: {path}; load it on the board with {loader}")
+
+
+def _print_assumed_parameters(params):
+    from .chip.biases import UNBIASED_PARAMETERS
+
+    print("  parameters no bias sets (ASSUMED; value, then a reference value and its source):")
+    for key, (ref, source) in UNBIASED_PARAMETERS.items():
+        print(f"    {key:9s} = {params[key]!s:>12}   reference {_value_text(ref)}: {source}")
+
+
+def _read_chip_config(args):
+    from .chip.chip_config import neuron_set_from_core, read_chip_config
+
+    if args.overrides or args.games or args.protocol or args.seeds or args.seed_list or args.seed is not None:
+        raise ConfigError("--read FILE reads a configuration file; it takes no preset options (--set, --games, ...)")
+    doc = read_chip_config(args.read)
+    if not doc["parameters"]:
+        raise ConfigError(f"{args.read}: the file lists no biases")
+    first = doc["parameters"][0]
+    chip, core = args.core or (first["chip"], first["core"])
+    neuron_set, _, notes = neuron_set_from_core(doc, chip, core, base=args.base, bias_model=args.bias_model)
+    network = f" (network {notes['network']} in the file)" if notes["network"] else ""
+    unmodelled = ", ".join(f"{n} {tuple(v)}" for n, v in notes["unmodelled"].items()) or "none"
+    header = (f"# neuron set read from {args.read}, chip {chip} core {core}{network}: bias model "
+              f"{neuron_set['bias_model']!r}; parameters no bias sets from {notes['base']}\n"
+              f"# settings with no model counterpart (not simulated): {unmodelled}\n")
+    text = header + yaml.safe_dump(neuron_set, sort_keys=False, default_flow_style=None)
+    if args.out:
+        out = Path(args.out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text)
+        print(f"{args.read} chip {chip} core {core}{network}: neuron set written to {out} (copy it into "
+              f"models/neurons/ to use it as substrate.neuron)")
+    else:
+        print(text, end="")
 
 
 def _run_dir(text):
@@ -399,6 +542,7 @@ _COMMANDS = {
     "presets": _cmd_presets,
     "envs": _cmd_envs,
     "neuron": _cmd_neuron,
+    "chip-config": _cmd_chip_config,
     "plot": _cmd_plot,
     "sweep": _cmd_sweep,
     "report": _cmd_compare,

@@ -155,6 +155,14 @@ def _check_brian_dream(argv, cmd):
             if getattr(args, "table", None):
                 _existing(args.table, cmd, "energy table")
             return True
+        if args.command == "chip-config":
+            if args.read:
+                written = [t[t.index("--out") + 1] for t in cmd.earlier if "chip-config" in t and "--out" in t]
+                if args.read not in written:
+                    _existing(args.read, cmd, "chip configuration file")
+                return True
+            _cli()._config_from_args(args)  # preset, every --set key and value
+            return True
         if args.command in ("presets", "envs"):
             return True
     except BrianDreamError as err:
@@ -286,6 +294,8 @@ def test_docs_commands_parse(page):
     (".venv/bin/brian-dream train --preset quickstart --set agent.learnig_rate=0.1", "agent.learnig_rate"),
     (".venv/bin/brian-dream sweep board_experimnet --out sweeps", "neither a file nor a shipped spec"),
     (".venv/bin/brian-dream neuron dpi_dynapse", "no neuron set"),
+    (".venv/bin/brian-dream chip-config --read runs/no_such_chip.json", "does not exist"),
+    (".venv/bin/brian-dream chip-config --preset lif_pongg", "unknown preset"),
     (".venv/bin/brian-dream report results/no_such_run --out runs/report", "does not exist"),
     ("brian-dream presets", "command not found"),
     ("make setpu", "no target"),

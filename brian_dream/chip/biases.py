@@ -77,6 +77,12 @@ are parameters of the neuron set; rockpool's values are in `ROCKPOOL_SE1_LAYOUT`
 returns no gain at all for a zero gain current; with the ``I0`` floor a zero
 setting is a gain of ``I0 / I_tau``.
 
+A core has 25 biases; five have no counterpart in the model (`UNMODELLED_BIASES`). A whole
+core (`full_bias_table`, written by `brian_dream.chip.chip_config`) gives them the settings of
+`UNMODELLED_SETTINGS`, each with its source. The `DPINeuron` parameters that no bias sets
+(silicon constants and currents fixed in the circuits) are neuron-set assumptions, listed with
+published reference values in `UNBIASED_PARAMETERS`.
+
 This module is the one place the conversion is done, both ways.
 """
 
@@ -93,6 +99,10 @@ __all__ = [
     "COARSE_BASE",
     "BIASES",
     "UNMODELLED_BIASES",
+    "UNMODELLED_SETTINGS",
+    "ALL_BIASES",
+    "PARAMETER_OF_BIAS",
+    "UNBIASED_PARAMETERS",
     "BiasModel",
     "BIAS_MODELS",
     "DEFAULT_BIAS_MODEL",
@@ -108,6 +118,7 @@ __all__ = [
     "parse_bias",
     "params_from_biases",
     "biases_from_params",
+    "full_bias_table",
 ]
 
 #: Nominal base current of each coarse value (rockpool ``paramgen_se1`` ``c_base``, alias ``COARSE_BASE_EXT``).
@@ -155,6 +166,25 @@ UNMODELLED_BIASES = {
     "IF_CASC_N": "a cascode bias of the membrane circuit (no dynamics of its own)",
     "IF_BUF_P": "the membrane voltage read-out buffer",
     "R2R_P": "the R2R ladder of the spike generators",
+}
+
+#: The setting a configuration gives each bias of `UNMODELLED_BIASES`, with its source: a
+#: ``(coarse, fine)`` pair, or the name of the bias of the same core whose setting it copies.
+#: ASSUMPTIONS: none of these changes the simulation; they make a core's 25 settings complete.
+UNMODELLED_SETTINGS = {
+    "IF_TAU2_N": ("IF_TAU1_N", "the core's IF_TAU1_N setting, as the board's code sets both alike "
+                  "(blakeyy/neuromorphic_dreaming src/params.py: (3, 150) each); no simulated neuron "
+                  "selects the second leak"),
+    "IF_NMDA_N": ((0, 0), "the lowest NMDA gate threshold, so that the NMDA current always passes, as in "
+                  "the model's ungated NMDA synapse (rockpool devices/dynapse/dynapse1_jax.py "
+                  "DynapSE1Jax.IF_NMDA_N: the current passes while V_mem > V_nmda; rockpool "
+                  "lookup/defaults.py default_currents If_nmda = Io)"),
+    "IF_CASC_N": ((0, 0), "samna's default as rockpool gives it (devices/dynapse/dynapse1_jax.py "
+                  "DynapSE1Jax.IF_CASC_N, commit 0e3ce823: 'use samna defaults')"),
+    "IF_BUF_P": ((4, 80), "samna's default as rockpool gives it (dynapse1_jax.py DynapSE1Jax.IF_BUF_P, "
+                 "commit 0e3ce823)"),
+    "R2R_P": ((3, 85), "samna's default as rockpool gives it (dynapse1_jax.py DynapSE1Jax.R2R_P, "
+              "commit 0e3ce823)"),
 }
 
 #: rockpool's per-bias scaling factors of the DYNAP-SE1 bias generator, every bias of its
@@ -205,6 +235,38 @@ ROCKPOOL_SE1_LAYOUT = {
     "U_T": 25 * mV,
     "kappa_n": 0.75,
     "kappa_p": 0.66,
+}
+
+#: All 25 biases of a DYNAP-SE1 core: the simulated ones, then the others.
+ALL_BIASES = (*BIASES, *UNMODELLED_BIASES)
+
+
+def _parameter_of(kind, target):
+    return f"{kind}_{target}" if kind in ("tau", "gain") else target
+
+
+#: The `DPINeuron` parameter each simulated bias sets.
+PARAMETER_OF_BIAS = {name: _parameter_of(kind, target) for name, (kind, target) in BIASES.items()}
+
+#: `DPINeuron` parameters that no DYNAP-SE1 bias sets: silicon constants and currents fixed in
+#: the circuits. A neuron set's values for them are ASSUMPTIONS; each is listed here with a
+#: published reference value and its source, to compare with.
+UNBIASED_PARAMETERS = {
+    "I0": (0.5 * pA, "rockpool lookup/defaults.py default_layout['Io']"),
+    "U_T": (25 * mV, "rockpool default_layout['Ut']"),
+    "kappa_n": (0.75, "rockpool default_layout['kappa_n']"),
+    "kappa_p": (0.66, "rockpool default_layout['kappa_p']"),
+    "C_mem": (3 * pF, "rockpool default_layout['C_mem'] (teili dpi_neuron_param.py Cmem: 1.5 pF)"),
+    "C_ahp": (40 * pF, "rockpool default_layout['C_ahp'] (teili dpi_neuron_param.py Cahp: 1 pF)"),
+    "C_ampa": (24.5 * pF, "rockpool default_layout['C_ampa']"),
+    "C_nmda": (25 * pF, "rockpool default_layout['C_nmda']"),
+    "C_gaba_a": (24.5 * pF, "rockpool default_layout['C_shunt']"),
+    "C_gaba_b": (25 * pF, "rockpool default_layout['C_gaba']"),
+    "I_spkthr": (1 * nA, "teili models/parameters/dpi_neuron_param.py Ispkthr"),
+    "I_reset": (0.6 * pA, "teili dpi_neuron_param.py Ireset"),
+    "I_again": (50 * pA, "teili dpi_neuron_param.py Iagain"),
+    "I_ath": (0.5 * nA, "teili dpi_neuron_param.py Iath"),
+    "I_anorm": (10 * pA, "teili dpi_neuron_param.py Ianorm"),
 }
 
 #: Every constant of the conversion: (symbol, value, source).
@@ -516,4 +578,45 @@ def biases_from_params(params, model=None, given=None):
         table[name] = {"coarse": coarse, "fine": fine, "current": current, "effective": effective,
                        "wanted": wanted, "parameter": parameter, "given": name in given,
                        "floored": bool(effective != current), "factor": factor}
+    return table
+
+
+def _unmodelled_setting(name, table):
+    """``(coarse, fine)`` of unmodelled bias ``name``, given the simulated biases' ``table``."""
+    setting = UNMODELLED_SETTINGS[name][0]
+    if isinstance(setting, str):
+        return table[setting]["coarse"], table[setting]["fine"]
+    return setting
+
+
+def full_bias_table(params, model=None, given=None):
+    """All 25 biases of a core: `biases_from_params` for the simulated ones, then the others.
+
+    Parameters
+    ----------
+    params : dict of str to `Quantity`
+        Resolved `DPINeuron` parameters.
+    model : str or `BiasModel`, optional
+        The bias model (`BIAS_MODELS`); ``"nominal"`` by default.
+    given : dict, optional
+        Bias name to ``[coarse, fine]`` of simulated biases set as they are.
+
+    Returns
+    -------
+    table : dict
+        Bias name to the row of `biases_from_params`, plus ``unmodelled``: None for a
+        simulated bias; for the others (`UNMODELLED_BIASES`) why no parameter sets it, with
+        ``source`` saying where their setting (`UNMODELLED_SETTINGS`) comes from, ``parameter``
+        and ``wanted`` None and ``current`` the bias generator's current (in amperes).
+    """
+    model = get_bias_model(model)
+    table = biases_from_params(params, model, given)
+    for row in table.values():
+        row["unmodelled"] = None
+    for name, why in UNMODELLED_BIASES.items():
+        coarse, fine = _unmodelled_setting(name, table)
+        current = bias_current(coarse, fine, name=name, model=model)
+        table[name] = {"coarse": coarse, "fine": fine, "current": current, "effective": current,
+                       "wanted": None, "parameter": None, "given": False, "floored": False,
+                       "factor": model.factor(name), "unmodelled": why, "source": UNMODELLED_SETTINGS[name][1]}
     return table
