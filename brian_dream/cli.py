@@ -264,11 +264,13 @@ def _cmd_train(args):
     print(f"return per game, blocks of {window} games (mean over {len(config.experiment.seeds)} replicas): "
           f"first {s['first']:+.2f}, best {s['best']:+.2f} (games {s['best_games'][0]}-{s['best_games'][1]}), "
           f"last {s['last']:+.2f} ± {s['last_sd']:.2f} (SD over replicas)")
+    on_chip = config.substrate.network == "chip"  # the recurrent networks are not a chip: no board time or energy
+    board = f"; the board would take {_duration(t['board_estimate'])} (one seed after another)" if on_chip else ""
     print(f"wall {t['this_process']:.1f} s: setup {t['setup']:.1f}, simulation {t['simulation']:.1f}, "
           f"env {t['env']:.1f}, readout {t['readout']:.1f}; "
-          f"{t['agent_frames'] / max(t['this_process'] - t['setup'], 1e-9):.0f} agent-frames/s; "
-          f"the board would take {_duration(t['board_estimate'])} (one seed after another)")
-    print(_energy_line(result.chip_energy))
+          f"{t['agent_frames'] / max(t['this_process'] - t['setup'], 1e-9):.0f} agent-frames/s{board}")
+    if on_chip:
+        print(_energy_line(result.chip_energy))
 
 
 def _energy_line(energy):

@@ -259,3 +259,15 @@ def test_export_writes_a_recurrent_project_whose_layout_says_what_the_drive_hold
     keys = {s["key"]: s["reset"] for s in json.loads((path / "layout.json").read_text())["state"]}
     assert keys["net.agent.synapses.w"] is False and keys["net.agent.hidden.H"] is True
     assert (path / "main.cpp").is_file()
+
+
+def test_command_line_trains_a_recurrent_agent_without_chip_figures(tmp_path, capsys):
+    from brian_dream.cli import main
+
+    main(["train", "--preset", "capone_pong", "--games", "2", "--seeds", "2", "--quiet", "--out", str(tmp_path),
+          "--set", "substrate.n_hidden=20", "--set", "env.play_steps=5", "--set", "env.noop_steps=0"])
+    out = capsys.readouterr().out
+    assert "return per game" in out and "agent-frames/s" in out
+    assert "on the chip" not in out and "the board would take" not in out
+    (run,) = tmp_path.iterdir()
+    assert run.name.startswith("PongRAM-v0__capone_awake__s0-1x2__")
