@@ -18,9 +18,28 @@ _NUMBER_UNIT = re.compile(r"^\s*([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*\*
 _ALIASES = {"J": "joule", "mJ": "mjoule", "uJ": "ujoule", "nJ": "njoule", "pJ": "pjoule", "fJ": "fjoule"}
 
 
+def _display_names():
+    """Brian2's units by the names it prints (``"ns"``, ``"A"``, ``"V"``): what `format_quantity` writes."""
+    from brian2.units import allunits
+    from brian2.units.fundamentalunits import Unit
+
+    names = {}
+    for value in vars(allunits).values():
+        if isinstance(value, Unit):
+            names.setdefault(value.dispname, value)
+    return names
+
+
+_DISPLAY = {}
+
+
 def unit_by_name(name):
-    """Return the Brian2 unit called ``name`` (``"ms"``, ``"pA"``, ``"Hz"``, ``"pJ"``...)."""
+    """Return the Brian2 unit called ``name`` (``"ms"``, ``"pA"``, ``"Hz"``, ``"pJ"``, ``"ns"``...)."""
     unit = getattr(_units, _ALIASES.get(name, name), None)
+    if unit is None or not isinstance(unit, Quantity):
+        if not _DISPLAY:
+            _DISPLAY.update(_display_names())
+        unit = _DISPLAY.get(name)
     if unit is None or not isinstance(unit, Quantity):
         raise ConfigError(f"unknown unit {name!r}: use a Brian2 unit name such as ms, pA, nA, pF, mV, Hz")
     return unit

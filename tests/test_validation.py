@@ -303,3 +303,14 @@ def test_learning_curve_legend_is_readable_and_clear_of_the_data():
     assert clear and min(t.get_fontsize() for t in legend.get_texts()) >= 8
     assert all(ax.get_title() for ax in fig.axes)
     assert not math.isnan(_band_extent(fig.axes[0])[0])
+
+
+@pytest.mark.parametrize("text", ["36.2 ns", "0. A", "0.7 V", "2.5 uA", "10. ms", "3.3 nA", "1.5 pF", "7. Hz"])
+def test_what_format_quantity_writes_parses_back(text):
+    from brian2 import amp, farad, hertz, second, volt
+
+    from brian_dream.quantities import format_quantity, parse_quantity
+
+    unit = {"s": second, "A": amp, "V": volt, "F": farad, "z": hertz}[text[-1]]
+    q = parse_quantity(text, unit)
+    assert parse_quantity(format_quantity(q), unit) == q
