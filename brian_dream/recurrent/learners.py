@@ -56,7 +56,20 @@ class PendingDrive:
             self.scalars[k] = np.array(state[f"scalar_{k}"], float)
 
 
-class RecurrentPolicy(PolicyReadout):
+class _CheckpointsPending:
+    """Adds the pending drive (`PendingDrive`) to a learner's checkpoint state."""
+
+    def state(self):
+        s = super().state()
+        s.update({f"pending_{k}": v for k, v in self.pending.state().items()})
+        return s
+
+    def load(self, state):
+        super().load(state)
+        self.pending.load({k[len("pending_"):]: v for k, v in state.items() if k.startswith("pending_")})
+
+
+class RecurrentPolicy(_CheckpointsPending, PolicyReadout):
     """Capone & Paolucci's agent seen from the host: softmax readout, e-prop learning signal.
 
     With ``rbar`` the spikes filtered with ``readout_decay`` (``e^-1``: tau_ro = 1 ms)::
@@ -149,17 +162,8 @@ class RecurrentPolicy(PolicyReadout):
         self.pending.adam(np.full(R, learn or self.step_while_gated), np.full(R, learn))
         self.pending.scalars["end"][:] = 1.0  # a gated game's gradient is dropped, as the readout's
 
-    def state(self):
-        s = super().state()
-        s.update({f"pending_{k}": v for k, v in self.pending.state().items()})
-        return s
 
-    def load(self, state):
-        super().load(state)
-        self.pending.load({k[8:]: v for k, v in state.items() if k.startswith("pending_")})
-
-
-class RecurrentWorldModel(WorldModel):
+class RecurrentWorldModel(_CheckpointsPending, WorldModel):
     """Capone & Paolucci's world model seen from the host: readouts and the recurrent learning signal.
 
     Inputs are ``[action_scale * onehot(a), state * state_scale]``; the readouts read the
@@ -211,12 +215,3 @@ class RecurrentWorldModel(WorldModel):
             self.opt_s.step(self.W_s, self.c_state * err_s[:, :, None] * x[:, None, :])
             self.opt_r.step(self.W_r, self.c_reward * err_r[:, None, None] * x[:, None, :])
         return {"state_sq_error": (err_s**2).sum(axis=1), "reward_sq_error": err_r**2}
-
-    def state(self):
-        s = super().state()
-        s.update({f"pending_{k}": v for k, v in self.pending.state().items()})
-        return s
-
-    def load(self, state):
-        super().load(state)
-        self.pending.load({k[8:]: v for k, v in state.items() if k.startswith("pending_")})
