@@ -47,8 +47,11 @@ class RecurrentNetwork:
 
     then the neurons' update. A replica's drive block (`n_drive` values, one row of
     the frame request) is ``[x (n_features), L (n_hidden), reward, decay, adam, learn,
-    lr, c1, c2, end, clear, reset]`` (`DRIVE_SCALARS`); `drive` builds one. All
-    of it is Brian2 code, so runtime and compiled devices run the same equations.
+    lr, c1, c2, end, clear, reset, hold, save, restore]`` (`DRIVE_SCALARS`); `drive`
+    builds one. ``hold`` keeps the neurons as they are (a frame that does not drive this
+    network: `idle_drive`); ``save``/``restore`` put the trace aside for a planning
+    rollout (with ``rollouts``). All of it is Brian2 code, so runtime and compiled devices
+    run the same equations.
 
     Parameters
     ----------
