@@ -144,7 +144,8 @@ def test_every_numeric_and_quantity_setting_has_a_rule():
     numeric = {key for key, _ in _numeric_fields()}
     assert numeric <= set(FIELD_RULES)
     quantities = {k for k, r in FIELD_RULES.items() if isinstance(r, config_module.PhysicalQuantity)}
-    assert quantities == {"simulation.dt", "simulation.frame_duration", "encoder.rate_quantum", "encoder.action_rate"}
+    assert quantities == {"simulation.dt", "simulation.frame_duration", "encoder.rate_quantum", "encoder.action_rate",
+                          "recurrent.tau_mem", "recurrent.tau_syn"}
     assert set(FIELD_RULES) - numeric == quantities  # no rule for a key that does not exist
 
 
