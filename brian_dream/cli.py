@@ -289,6 +289,12 @@ def _cmd_energy(args):
     table = EnergyTable.load(args.table)
     for path in map(_run_dir, args.runs):
         meta = RunFolder(path).read_meta() if (path / "meta.json").is_file() else {}
+        config_file = path / "config.yaml"
+        network = (yaml.safe_load(config_file.read_text()) or {}).get("substrate", {}).get("network", "chip") \
+            if config_file.is_file() else "chip"
+        if network != "chip":
+            raise ConfigError(f"{path}: a run of the recurrent networks (substrate.network: recurrent), which are "
+                              "not a chip: it has no chip events to price")
         if "chip_events" not in meta:
             raise ConfigError(f"{path}: no chip event counts in meta.json: the run is unfinished (finish it with "
                               f"brian-dream train --resume {path}) or was made before brian_dream counted chip "

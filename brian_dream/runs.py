@@ -73,14 +73,34 @@ def write_record(path, record):
 
 
 def package_versions():
-    """Installed versions of the packages a result depends on."""
+    """Installed versions of the packages a result depends on; ``brian_dream_source`` names the
+    git commit of the code that ran (with ``+changes`` when its files differed from it), because
+    the version number does not change between commits."""
     out = {"python": sys.version.split()[0]}
     for name in _PACKAGES:
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             out[name] = None
+    out["brian_dream_source"] = source_revision()
     return out
+
+
+def source_revision():
+    """The git commit of the imported brian_dream (``None`` outside a git checkout or without git)."""
+    import subprocess
+
+    here = Path(__file__).resolve().parent
+    try:
+        commit = subprocess.run(["git", "-C", str(here), "rev-parse", "HEAD"], capture_output=True, text=True,
+                                timeout=10)
+        if commit.returncode != 0:
+            return None
+        changed = subprocess.run(["git", "-C", str(here), "status", "--porcelain", "--untracked-files=no", "--",
+                                  str(here)], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return commit.stdout.strip() + ("+changes" if changed.stdout.strip() else "")
 
 
 def run_name(config, when=None):

@@ -9,10 +9,13 @@ from brian_dream.cli import main
 from brian_dream.runs import RunFolder, rows_to_columns
 
 
-def fake_run(path, name, seeds, offset, games=100, model_error=None, slope=0.0):
+def fake_run(path, name, seeds, offset, games=100, model_error=None, slope=0.0, network="chip"):
     """A run folder whose seed s scores offset + s/100 (+ slope * game) in every game."""
     path.mkdir(parents=True)
-    (path / "config.yaml").write_text(yaml.safe_dump({"experiment": {"name": name}}))
+    config = {"experiment": {"name": name}, "substrate": {"network": network}}
+    if network == "recurrent":  # one network step per environment step
+        config["simulation"] = {"dt": "1 ms", "frame_duration": "1 ms"}
+    (path / "config.yaml").write_text(yaml.safe_dump(config))
     rows = [{"game": g, "replica": r, "seed": s, "phase": "awake", "learning": True,
              "return": offset + s / 100 + slope * g, "entropy": 0.5, "rate_hz": 5.0, "steps": 100,
              "model_state_mse": model_error / (g + 1) if model_error else None}
@@ -124,3 +127,37 @@ def test_report_prices_chip_energy_weighted_by_seeds(tmp_path):
     assert summary["conditions"]["dream"]["chip_energy"] is None
     page = (tmp_path / "out" / "comparison.md").read_text()
     assert "| 2 µJ * |" in page and "| – |" in page
+
+
+def test_mean_over_games_measures_how_soon_a_condition_learns(tmp_path):
+    # both end at the same level at game 100; "late" climbs only in the second block
+    early = fake_run(tmp_path / "a", "early", [0, 1, 2, 3], 0.0)
+    rows = [{"game": g, "replica": r, "seed": s, "phase": "awake", "learning": True,
+             "return": (0.0 if g >= 50 else -1.0) + s / 100, "entropy": 0.5, "rate_hz": 5.0, "steps": 100}
+            for g in range(100) for r, s in enumerate([0, 1, 2, 3])]
+    late = tmp_path / "b"
+    late.mkdir()
+    (late / "config.yaml").write_text(yaml.safe_dump({"experiment": {"name": "late"}}))
+    RunFolder(late).write_metrics(rows)
+    summary = compare_conditions({"late": [late], "early": [early]}, tmp_path / "out", reference=False)
+    c = summary["conditions"]
+    assert c["early"]["final_mean"] == pytest.approx(c["late"]["final_mean"])
+    assert c["late"]["mean_over_games"] == pytest.approx(-0.5 + 0.015)
+    assert c["early"]["mean_over_games"] == pytest.approx(0.015)
+    assert summary["mann_whitney_mean_over_games"]["p_one_sided"] < 0.05
+    assert summary["mann_whitney"]["p_one_sided"] > 0.4
+    assert "mean return, games 1–100" in (tmp_path / "out" / "comparison.md").read_text()
+
+
+def test_a_recurrent_run_has_no_board_time_or_chip_energy(tmp_path):
+    import json
+
+    a = fake_run(tmp_path / "a", "capone_awake", [0, 1], -1.0, network="recurrent")
+    # runs made before 2026-12-05 wrote a zero chip energy for the recurrent networks
+    (a / "meta.json").write_text(json.dumps({"chip_energy": {"per_game_J": 0.0, "table": {"verified": False}}}))
+    b = fake_run(tmp_path / "b", "capone_dream", [0, 1], 0.0, network="recurrent")
+    summary = compare_conditions({"awake": [a], "dream": [b]}, tmp_path / "out", reference=False)
+    for c in summary["conditions"].values():
+        assert c["board_estimate_s"] is None and c["chip_energy"] is None
+    page = (tmp_path / "out" / "comparison.md").read_text()
+    assert "µJ" not in page and "| – | – |" in page

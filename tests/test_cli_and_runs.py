@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -40,6 +41,13 @@ def test_train_writes_a_complete_run_folder(tmp_path):
     assert config["experiment"]["seeds"] == [0, 1] and config["experiment"]["games"] == 3
     meta = json.loads((run / "meta.json").read_text())
     assert meta["versions"]["brian2"] == "2.10.1" and meta["device"] == "runtime"
+    source = meta["versions"]["brian_dream_source"]  # this checkout's commit (None in an installed copy)
+    import brian_dream
+
+    if (Path(brian_dream.__file__).parents[1] / ".git").exists():
+        assert len(source.split("+")[0]) == 40
+    else:
+        assert source is None
     assert meta["timings"]["frames"] == 3 * 50
     metrics = read_metrics(run)
     assert len(metrics["game"]) == 3 * 2

@@ -1,6 +1,8 @@
 """Capone & Paolucci's recurrent e-prop networks: the Brian2 network against an independent NumPy
 integration, the e-prop trace against a finite difference, runtime against cpp, and the config."""
 
+import json
+
 import numpy as np
 import pytest
 from brian2 import ms
@@ -271,3 +273,9 @@ def test_command_line_trains_a_recurrent_agent_without_chip_figures(tmp_path, ca
     assert "on the chip" not in out and "the board would take" not in out
     (run,) = tmp_path.iterdir()
     assert run.name.startswith("PongRAM-v0__capone_awake__s0-1x2__")
+    meta = json.loads((run / "meta.json").read_text())
+    for chip_only in ("chip_mapping", "board_time_per_game_s", "chip_events", "chip_energy"):
+        assert chip_only not in meta
+    assert "board_estimate" not in meta["timings"] and meta["timings"]["agent_frames"] > 0
+    assert main(["energy", str(run)]) == 2
+    assert "recurrent networks (substrate.network: recurrent), which are not a chip" in capsys.readouterr().err

@@ -13,7 +13,8 @@ __all__ = ["run_meta", "MetricLog", "close_records"]
 
 
 def run_meta(config, substrates, driver):
-    """``meta.json`` of a new run: seeds, backend, versions, platform, command, chip placement, board time."""
+    """``meta.json`` of a new run: seeds, backend, versions, platform, command, and for the simulated
+    chip its placement and board time (the recurrent networks are not a chip: neither)."""
     exp, sim = config.experiment, config.simulation
     meta = {
         "seeds": exp.seeds,
@@ -24,11 +25,12 @@ def run_meta(config, substrates, driver):
         "platform": platform_info(),
         "command": sys.argv,
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "chip_mapping": config.chip_mapping(),
         "substrates": {s.name: {"n_inputs": s.n_inputs, "n_hidden": s.n_hidden,
                                 "n_synapses": int(len(s.connectivity[0]))} for s in substrates},
     }
-    meta["board_time_per_game_s"] = board_time(config)["seconds"]
+    if config.substrate.network == "chip":
+        meta["chip_mapping"] = config.chip_mapping()
+        meta["board_time_per_game_s"] = board_time(config)["seconds"]
     if getattr(driver, "directory", None) is not None:
         meta["build"] = {"directory": str(driver.directory), "from_cache": driver.cached}
     return meta
@@ -63,15 +65,17 @@ class MetricLog:
 
 
 def close_records(run, meta, config, metrics, timings, ledger, event_totals, first_game, comparison):
-    """Finish ``meta`` (timings, chip events and energy); with a run folder, write it and the figures."""
+    """Finish ``meta`` (timings; on the chip its events, energy and board time); with a run folder,
+    write it and the figures."""
     exp, seeds = config.experiment, config.experiment.seeds
-    # the board runs one agent at a time: every seed's games, one after another
-    timings["board_estimate"] = meta["board_time_per_game_s"] * (exp.games - first_game) * len(seeds)
     timings["agent_frames"] = timings["frames"] * len(seeds)
-    counted_games = exp.games - ledger.from_game
-    meta["chip_events"] = {"from_game": ledger.from_game, "games": counted_games, "counts": event_totals}
-    meta["chip_energy"] = estimate_energy(event_totals, EnergyTable.load(), counted_games,
-                                          meta["board_time_per_game_s"])
+    if "board_time_per_game_s" in meta:
+        # the board runs one agent at a time: every seed's games, one after another
+        timings["board_estimate"] = meta["board_time_per_game_s"] * (exp.games - first_game) * len(seeds)
+        counted_games = exp.games - ledger.from_game
+        meta["chip_events"] = {"from_game": ledger.from_game, "games": counted_games, "counts": event_totals}
+        meta["chip_energy"] = estimate_energy(event_totals, EnergyTable.load(), counted_games,
+                                              meta["board_time_per_game_s"])
     if run is None:
         return
     meta.update(finished=time.strftime("%Y-%m-%dT%H:%M:%S%z"), timings=timings)

@@ -61,13 +61,15 @@ def load_for_resume(run_dir, overrides):
 
 
 def resumed_meta(run, meta, state, device):
-    """``meta`` of a resumed segment: the earlier segments' record plus this one (written to ``run``).
+    """``meta`` of a resumed segment: the earlier segments' record plus this one, with the code it
+    ran (written to ``run``).
 
     Returns the wall seconds of the earlier segments, up to their last checkpoint.
     """
     previous = run.read_meta()
     elapsed_before = float(state.get("elapsed_s", 0.0))
     meta["resumed"] = previous.get("resumed", []) + [{"from_game": int(state["game"]) + 1,
-                                                     "elapsed_before_s": elapsed_before, "device": device}]
+                                                     "elapsed_before_s": elapsed_before, "device": device,
+                                                     "source": meta["versions"].get("brian_dream_source")}]
     run.write_meta(meta)
     return elapsed_before

@@ -43,16 +43,17 @@ class TrainResult:
         the number of ``frames`` and ``agent_frames`` (frames x replicas).
     weights : numpy.ndarray
         Final policy readout weights ``[R, n_actions, n_hidden]``.
-    chip_energy : dict
+    chip_energy : dict or None
         What the run's chip events would have cost on DYNAP-SE1
-        (`brian_dream.chip.energy.estimate_energy`), also in ``meta.json``.
+        (`brian_dream.chip.energy.estimate_energy`), also in ``meta.json``; None for the
+        recurrent networks, which are not a chip.
     """
 
     run_dir: Path | None
     metrics: dict
     timings: dict
     weights: np.ndarray = field(repr=False)
-    chip_energy: dict = field(default_factory=dict, repr=False)
+    chip_energy: dict | None = field(default=None, repr=False)
 
     def final_returns(self, last=50):
         """Mean return over each replica's last ``last`` real games, ``float[R]``."""
@@ -197,7 +198,7 @@ def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True, 
     # total covers every segment of a resumed run (earlier ones up to their last checkpoint)
     timings["total"] = elapsed_before + timings["this_process"]
     close_records(run, meta, config, metrics, timings, ledger, event_totals, first_game, comparison)
-    return TrainResult(run.path if run else None, metrics, timings, policy.W.copy(), meta["chip_energy"])
+    return TrainResult(run.path if run else None, metrics, timings, policy.W.copy(), meta.get("chip_energy"))
 
 
 def _checkpoint(session, games, **components):

@@ -79,9 +79,13 @@ def load_condition(run_dirs, block=50):
         model_error.append(_blocks(m, "model_state_mse", b, n))
         run_meta = RunFolder(d).read_meta() if (d / "meta.json").is_file() else {}
         timings.append(_wall_timings(d, run_meta))
-        energy.append((run_meta.get("chip_energy"), len(s)))
         config = Config.from_dict(yaml.safe_load((d / "config.yaml").read_text()))
-        board_s += board_time(config)["seconds"] * (int(m["game"].max()) + 1) * len(s)
+        on_chip = config.substrate.network == "chip"  # runs made before 2026-12-05 priced recurrent ones at 0
+        energy.append((run_meta.get("chip_energy") if on_chip else None, len(s)))
+        if board_s is not None and on_chip:
+            board_s += board_time(config)["seconds"] * (int(m["game"].max()) + 1) * len(s)
+        else:  # the recurrent networks are not a chip: no board time
+            board_s = None
         ranges.append(config.return_range())
     n = len(games)
     values = np.concatenate([v[:, :n] for v in values])
@@ -101,6 +105,10 @@ def load_condition(run_dirs, block=50):
     return games, values, np.array(seeds), entropy, {"timings": timings, "board_s": board_s,
                                                      "model_state_mse": model_error, "chip_energy": chip,
                                                      "return_range": return_range}
+
+
+def _hours_cell(seconds):
+    return "–" if seconds is None else f"{seconds / 3600:.1f} h"
 
 
 def _energy_cell(condition):
@@ -162,18 +170,23 @@ def compare_conditions(conditions, out_dir, reference=True, block=50):
 
 
 def _summarise(data, block, reference):
-    """Per condition: seeds, games, the return at the last block all conditions reached, costs."""
+    """Per condition: seeds, games, the return at the last block all conditions reached and its mean
+    over all games up to there, costs."""
     # conditions are compared where all of them have data (runs may still be in progress)
     n_common = min(len(d[0]) for d in data.values())
     summary = {"block": block, "compared_at_game": int(next(iter(data.values()))[0][n_common - 1]),
                "conditions": {}}
     for label, (games, values, seeds, entropy, meta) in data.items():
         final = values[:, n_common - 1]
+        # the area under the learning curve: how soon a condition learns, not only where it ends
+        whole = values[:, :n_common].mean(axis=1)
         wall = sum(t.get("total", 0.0) for t in meta["timings"])
         summary["conditions"][label] = {
             "seeds": seeds.tolist(), "games": int(games[-1]), "compared_at_game": int(games[n_common - 1]),
             "final_mean": float(final.mean()),
-            "final_sd": float(final.std(ddof=0)), "final_per_seed": final.round(4).tolist(), "wall_s": wall,
+            "final_sd": float(final.std(ddof=0)), "final_per_seed": final.round(4).tolist(),
+            "mean_over_games": float(whole.mean()), "mean_over_games_sd": float(whole.std(ddof=0)),
+            "mean_over_games_per_seed": whole.round(4).tolist(), "wall_s": wall,
             "board_estimate_s": meta["board_s"], "chip_energy": meta["chip_energy"],
         }
         if np.isfinite(meta["model_state_mse"][:, n_common - 1]).any():
@@ -227,16 +240,16 @@ def _comparison_report(conditions, data, summary, block, out_dir):
     n_common = min(len(d[0]) for d in data.values())
     lines = ["# Comparison", "", f"Mean return of the {block} real games up to game {at} per seed (mean ± SD over "
              "seeds), the last block every condition has reached.", "",
-             "| condition | seeds | games run | return at game " + str(at) + " | wall time (sum of runs) "
-             "| board time (est.) | chip energy per game (est.) |",
-             "|---|---|---|---|---|---|---|"]
+             "| condition | seeds | games run | return at game " + str(at) + f" | mean return, games 1–{at} "
+             "| wall time (sum of runs) | board time (est.) | chip energy per game (est.) |",
+             "|---|---|---|---|---|---|---|---|"]
     for label, c in summary["conditions"].items():
         if label == "_board":
             continue
         lines.append(f"| {label} | {len(c['seeds'])} | {c['games']} | {c['final_mean']:+.3f} ± {c['final_sd']:.3f} "
-                     f"| {c['wall_s'] / 60:.1f} min | {c['board_estimate_s'] / 3600:.1f} h | {_energy_cell(c)} |")
+                     f"| {c['mean_over_games']:+.3f} ± {c['mean_over_games_sd']:.3f} | {c['wall_s'] / 60:.1f} min | {_hours_cell(c['board_estimate_s'])} | {_energy_cell(c)} |")
     for label, c in summary["conditions"].get("_board", {}).items():
-        lines.append(f"| {label} (released) | 10 | 2000 | {c['final_mean']:+.3f} ± {c['final_sd']:.3f} | | | |")
+        lines.append(f"| {label} (released) | 10 | 2000 | {c['final_mean']:+.3f} ± {c['final_sd']:.3f} | | | | |")
     if any(c.get("chip_energy") for c in summary["conditions"].values()):
         lines += ["", "Chip energy: the runs' counted events priced per event (`brian-dream energy`; dynamic "
                   "event energy only; figures marked * come from a table not checked against its source)."]
@@ -247,9 +260,13 @@ def _comparison_report(conditions, data, summary, block, out_dir):
         level = float(fa.mean())
         reach_a, reach_b = games_to_reach(ga, va, level), games_to_reach(gb, vb, level)
         summary["mann_whitney"] = {"greater": labels[1], "than": labels[0], "U": float(u), "p_one_sided": float(p)}
+        wa, wb = va[:, :n_common].mean(axis=1), vb[:, :n_common].mean(axis=1)
+        u_w, p_w = mannwhitneyu(wb, wa, alternative="greater")
+        summary["mann_whitney_mean_over_games"] = {"greater": labels[1], "than": labels[0], "U": float(u_w),
+                                                   "p_one_sided": float(p_w)}
         summary["games_to_final_level_of_first"] = {"level": level, labels[0]: reach_a, labels[1]: reach_b}
         lines += ["", f"Mann–Whitney U (one-sided, {labels[1]} > {labels[0]}, values at game {at}): U = {u:.0f}, "
-                  f"p = {p:.4f}.",
+                  f"p = {p:.4f}; on the mean return over games 1–{at}: U = {u_w:.0f}, p = {p_w:.4f}.",
                   f"Games until the seed-mean curve reaches {labels[0]}'s level at game {at} ({level:+.3f}): "
                   f"{labels[0]} {reach_a}, {labels[1]} {reach_b}."]
     lines += ["", "![comparison](comparison.png)", ""]
