@@ -123,6 +123,10 @@ def build_parser():
     p.add_argument("--resume", metavar="RUN_DIR",
                    help="continue this run folder from its last complete checkpoint (same config; --games may "
                         "extend it, --device move it to another device); the result equals an uninterrupted run")
+    p.add_argument("--monitor", action="append", default=[], metavar="SPEC",
+                   help="record with Brian2 monitors into the run folder's monitors.npz (repeatable), e.g. "
+                        "'agent.hidden:spikes,I_mem replicas=3 games=1990-1999' or 'model.hidden:spikes "
+                        "phases=dream'; options: replicas=, neurons=, games=, phases= (docs/monitors.md)")
 
     p = sub.add_parser("export", help="write the compiled (standalone C++) project of a configured network",
                        description="Generate the cpp_standalone project of the configured agent network (and world "
@@ -247,8 +251,9 @@ def _cmd_train(args):
     from .experiment import train
 
     if args.resume:
-        if args.overrides or args.seeds or args.seed is not None or args.seed_list or args.protocol:
-            raise ConfigError("--resume continues a run with its own config; only --games and --device may be given")
+        if args.overrides or args.seeds or args.seed is not None or args.seed_list or args.protocol or args.monitor:
+            raise ConfigError("--resume continues a run with its own config and monitors; only --games and --device "
+                              "may be given")
         overrides = {"experiment.games": args.games} if args.games else {}
         if args.device:
             overrides["simulation.device"] = args.device
@@ -256,11 +261,13 @@ def _cmd_train(args):
         config = load_preset(str(result.run_dir / "config.yaml"))
     else:
         config = _config_from_args(args)
-        result = train(config, out_dir=args.out, progress=not args.quiet)
+        result = train(config, out_dir=args.out, progress=not args.quiet, monitors=args.monitor)
     window = max(1, min(config.experiment.curve_window, config.experiment.games // 3 or 1))
     s = result.summary(window)
     t = result.timings
     print(f"run folder: {result.run_dir}")
+    for rec in result.monitors:
+        print(f"monitors.npz: {rec!r}")
     print(f"return per game, blocks of {window} games (mean over {len(config.experiment.seeds)} replicas): "
           f"first {s['first']:+.2f}, best {s['best']:+.2f} (games {s['best_games'][0]}-{s['best_games'][1]}), "
           f"last {s['last']:+.2f} ± {s['last_sd']:.2f} (SD over replicas)")

@@ -13,6 +13,11 @@
 //   'G'                                     -> reply every state array
 //   'S' + every state array                 -> overwrite the state
 //   'Q'                                     -> leave the loop (the program then ends)
+// A frame's reply is followed by what its monitors recorded, if the program has any
+// (brian_dream.devices.monitors: the generated loop calls send_spikes / send_rows after
+// end_frame(), in the monitors' order), and the monitors are emptied:
+//   spikes: uint64 n, n x int32 neuron index (in the monitored subgroup), n x double t
+//   state:  uint64 rows, rows x double t, then per variable rows x (recorded neurons) values
 // On open the network writes the 8-byte magic "BDBRIDGE" so the host knows it is up.
 //
 // Brian2's standalone run block puts the clocks back to the same start time on every
@@ -94,7 +99,38 @@ class Bridge {
         }
     }
 
+    // A SpikeMonitor's spikes of the last frame, then empty it.
+    template <class I, class T>
+    void send_spikes(std::vector<I> &i, std::vector<T> &t, int32_t *N) {
+        uint64_t n = i.size();
+        write_all(&n, sizeof(n));
+        if (n) {
+            write_all(i.data(), n * sizeof(I));
+            write_all(t.data(), n * sizeof(T));
+        }
+        i.clear();
+        t.clear();
+        N[0] = 0;
+    }
+
+    // A StateMonitor's samples of the last frame (row-major, one row per time step), then empty it.
+    template <class T, class... A>
+    void send_rows(std::vector<T> &t, int32_t *N, size_t m, A &...arrays) {
+        uint64_t rows = t.size();
+        write_all(&rows, sizeof(rows));
+        if (rows) write_all(t.data(), rows * sizeof(T));
+        (send_array(arrays, rows, m), ...);
+        t.clear();
+        N[0] = 0;
+    }
+
   private:
+    template <class D>
+    void send_array(D &array, size_t rows, size_t m) {
+        for (size_t r = 0; r < rows; ++r) write_all(&array(r, (size_t)0), m * sizeof(array(r, (size_t)0)));
+        array.resize((size_t)0, m);
+    }
+
     static int fd_from_env(const char *name) {
         const char *value = std::getenv(name);
         if (value == nullptr) {

@@ -24,24 +24,28 @@ import contextlib
 from ..choices import DEVICES
 from ..errors import DeviceError
 from .base import FrameDriver, FrameSession
+from .monitors import Monitor, load_recordings
 from .runtime import RuntimeDriver
 
-__all__ = ["FrameDriver", "FrameSession", "RuntimeDriver", "make_driver", "building_for", "DEVICES"]
+__all__ = ["FrameDriver", "FrameSession", "RuntimeDriver", "make_driver", "building_for", "DEVICES", "Monitor",
+           "load_recordings"]
 
 
-def make_driver(device, substrates, frame_duration, dt, codegen_target="cython", build_dir=None):
+def make_driver(device, substrates, frame_duration, dt, codegen_target="cython", build_dir=None, monitors=None):
     """Create the frame driver for ``device``: ``"runtime"``, ``"cpp"`` or ``"cuda"``.
 
     For the standalone devices the substrates must have been built inside
     `building_for` of the same device; the program is generated and compiled here
-    (or taken from the build cache, see `brian_dream.devices.standalone`).
+    (or taken from the build cache, see `brian_dream.devices.standalone`). ``monitors``
+    (`brian_dream.devices.monitors.Monitor` or their text form) are built into the network.
     """
     if device == "runtime":
-        return RuntimeDriver(substrates, frame_duration, dt, codegen_target)
+        return RuntimeDriver(substrates, frame_duration, dt, codegen_target, monitors=monitors)
     if device in ("cpp", "cuda"):
         from .standalone import StandaloneDriver
 
-        return StandaloneDriver(substrates, frame_duration, dt, device=device, build_dir=build_dir)
+        return StandaloneDriver(substrates, frame_duration, dt, device=device, build_dir=build_dir,
+                                monitors=monitors)
     raise DeviceError(f"unknown device {device!r}; available: {', '.join(DEVICES)}")
 
 

@@ -9,6 +9,15 @@ __all__ = ["FrameDriver", "FrameSession", "RESET"]
 class FrameDriver:
     """Base class: runs a controller generator against a set of substrates.
 
+    Parameters
+    ----------
+    substrates : list of substrates
+    frame_duration, dt : `Quantity`
+    monitors : list of `~brian_dream.devices.monitors.Monitor` or str, optional
+        What to record (Brian2 monitors built into the network, drained every frame).
+    runtime : bool
+        Whether the monitors are built for Brian2's runtime device.
+
     Attributes
     ----------
     timings : dict
@@ -18,10 +27,14 @@ class FrameDriver:
         and ``frames``, the number of frames simulated.
     """
 
-    def __init__(self, substrates, frame_duration, dt):
+    def __init__(self, substrates, frame_duration, dt, monitors=None, runtime=True):
+        from .monitors import BrianMonitors
+
         self.substrates = {s.name: s for s in substrates}
         if len(self.substrates) != len(substrates):
             raise ValueError("substrates must have distinct names")
+        #: `brian_dream.devices.monitors.BrianMonitors`; ``monitors.recorder`` holds what they kept
+        self.monitors = BrianMonitors(monitors, self.substrates, runtime)
         self.frame_duration = frame_duration
         self.dt = dt
         steps = float(frame_duration / dt)

@@ -27,10 +27,15 @@ class RuntimeDriver(FrameDriver):
     substrates : list of `~brian_dream.chip.substrate.Substrate`
     frame_duration, dt : `Quantity`
     codegen_target : {"cython", "numpy"}
+    monitors : list of `~brian_dream.devices.monitors.Monitor` or str, optional
+        Brian2 monitors to build into the network (see `brian_dream.devices.monitors`). A
+        monitor of your own goes in with ``driver.network.add(monitor)`` before the run; one
+        created beside the substrates but not added records nothing (this driver builds its
+        own `~brian2.core.network.Network`).
     """
 
-    def __init__(self, substrates, frame_duration, dt, codegen_target="cython"):
-        super().__init__(substrates, frame_duration, dt)
+    def __init__(self, substrates, frame_duration, dt, codegen_target="cython", monitors=None):
+        super().__init__(substrates, frame_duration, dt, monitors=monitors, runtime=True)
         from brian2.devices.device import RuntimeDevice
 
         if not isinstance(get_device(), RuntimeDevice):
@@ -46,12 +51,13 @@ class RuntimeDriver(FrameDriver):
         # a run that ends stops exactly at a frame boundary (a hook at the start of
         # a frame would let Brian finish that step first, one step too many).
         self._hook = NetworkOperation(self._tick, dt=dt, when="end", name="frame_hook*")
-        self.network = Network(*objects, self._hook)
+        self.network = Network(*objects, *self.monitors.objects, self._hook)
         self._rates = {n: s.inputs.variables["rate"].get_value() for n, s in self.substrates.items()}
         self._counts = {n: s.hidden.variables["count"].get_value() for n, s in self.substrates.items()}
         self._controller = None
         self._step = 0
-        self._now = 0.0
+        self._now = 0.0  # the network's clock at the start of the next frame
+        self._t = 0.0  # the experiment's clock (as a restored state sets it), for recorded times
 
     def _tick(self):
         # every time step, at its end: the frame's last step hands over
@@ -61,7 +67,7 @@ class RuntimeDriver(FrameDriver):
         if self._step < self.steps_per_frame:
             return
         self._step = 0
-        self._now = float(self.network.t) + float(self.dt)
+        frame_start_device, self._now = self._now, float(self.network.t) + float(self.dt)
         t0 = time.perf_counter()
         try:
             counts = {}
@@ -69,6 +75,9 @@ class RuntimeDriver(FrameDriver):
                 c = self._counts[n]
                 counts[n] = np.rint(c).astype(np.int64).reshape(s.n_replicas, s.n_hidden)
                 c[:] = 0
+            if self.monitors:
+                self.monitors.drain_runtime(frame_start_device, self._t)
+            self._t += float(self.frame_duration / second)
             self.timings["frames"] += 1
             self._apply(self._controller.send(counts))
         except StopIteration as stop:
@@ -96,6 +105,7 @@ class RuntimeDriver(FrameDriver):
         return state
 
     def set_state(self, state):
+        self._t = float(state["t"])
         shift = self._now - float(state["t"])
         for n, sub in self.substrates.items():
             prefix = f"net.{n}."

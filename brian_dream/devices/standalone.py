@@ -118,7 +118,7 @@ def _array_pointer(dev, var):
     return name, f"_num_{name}"
 
 
-def _emit_frame_loop(network, substrates, frame_duration):
+def _emit_frame_loop(network, substrates, frame_duration, monitors=None):
     """Insert the bridge around one frame-long run into the generated ``main()``."""
     dev = get_device()
     lines = ["brian_dream_bridge::Bridge _bridge;"]
@@ -140,7 +140,8 @@ def _emit_frame_loop(network, substrates, frame_duration):
     # Brian2's run block puts every clock back to t = 0 but starts the run at the
     # Network's own t; setting that to 0 too makes every frame run from t = 0, and
     # end_frame() moves lastspike back one frame so refractoriness is unchanged
-    dev.insert_code("main", f"_bridge.end_frame();\n{network.name}.t = 0.0;\n}}")
+    sends = monitors.bridge_code(dev) + "\n" if monitors else ""
+    dev.insert_code("main", f"_bridge.end_frame();\n{sends}{network.name}.t = 0.0;\n}}")
 
 
 _CLOCK_LINE = re.compile(r"^\s*_array_\w*clock_(timestep|t)\[0\] = .*$")
@@ -175,9 +176,9 @@ def _tree_digest(directory):
     return h.hexdigest()[:20]
 
 
-def _generate(network, substrates, frame_duration, directory):
+def _generate(network, substrates, frame_duration, directory, monitors=None):
     """Write the standalone project (bridge included, not compiled) into ``directory``."""
-    _emit_frame_loop(network, substrates, frame_duration)
+    _emit_frame_loop(network, substrates, frame_duration, monitors)
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     shutil.copy(resources.files("brian_dream") / "cpp" / _HEADER, directory / _HEADER)
@@ -218,10 +219,12 @@ class StandaloneDriver(FrameDriver):
     device : {"cpp"}
     build_dir : str or Path, optional
         Cache folder (default `build_cache_dir`).
+    monitors : list of `~brian_dream.devices.monitors.Monitor` or str, optional
+        Brian2 monitors compiled into the program; the bridge sends what they recorded
+        after every frame (see `brian_dream.devices.monitors`).
     """
 
-    def __init__(self, substrates, frame_duration, dt, device="cpp", build_dir=None):
-        super().__init__(substrates, frame_duration, dt)
+    def __init__(self, substrates, frame_duration, dt, device="cpp", build_dir=None, monitors=None):
         if device != "cpp":
             check_device(device)
         from brian2.devices.cpp_standalone.device import CPPStandaloneDevice
@@ -230,6 +233,7 @@ class StandaloneDriver(FrameDriver):
             raise DeviceError(f"device {device!r}: the substrates were built for Brian2's "
                               f"{type(get_device()).__name__}; create them inside "
                               f"brian_dream.devices.building_for({device!r})")
+        super().__init__(substrates, frame_duration, dt, monitors=monitors, runtime=False)
         self.device = device
         self._order = list(self.substrates.values())
         self._layout = [(k, key, np.dtype(var.dtype), size) for k, key, var, size, _ in _state_layout(self._order)]
@@ -240,13 +244,13 @@ class StandaloneDriver(FrameDriver):
         self._last_frame_end = None  # when the last frame returned (host time is counted between frames)
         self._lock = threading.RLock()
         t0 = time.perf_counter()
-        objects = [o for s in self._order for o in s.objects]
+        objects = [o for s in self._order for o in s.objects] + self.monitors.objects
         self.network = Network(*objects, name="brian_dream_network")
         root = Path(build_dir) if build_dir is not None else build_cache_dir()
         root.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix="staging-", dir=root))
         try:
-            _generate(self.network, self._order, frame_duration, staging)
+            _generate(self.network, self._order, frame_duration, staging, self.monitors)
             self.directory = root / f"{device}-{_tree_digest(staging)}"
             self.cached = (self.directory / "main").exists()
             if not self.cached:
@@ -348,6 +352,8 @@ class StandaloneDriver(FrameDriver):
             self._start()
             self._write(bytes(msg))
             raw = [self._read(nb) for nb in self._count_bytes]
+            if self.monitors:
+                self.monitors.read_bridge(self._read, self._t)
         self._t += float(self.frame_duration / second)
         self.timings["frames"] += 1
         return {s.name: np.rint(np.frombuffer(b, np.float64)).astype(np.int64).reshape(s.n_replicas, s.n_hidden)

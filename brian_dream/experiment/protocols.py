@@ -282,12 +282,19 @@ class Players:
         The world model as an environment (protocols that use one).
     baseline : `~brian_dream.learning.readout.RewardBaseline` or None
         Subtracted from imagined rewards in the policy gradient.
+    on_phase : callable or None
+        Told the phase (``"awake"``, ``"dream"``, ``"plan"``) before its frames (monitor windows).
     """
 
     agent: SpikingAgent
     real: RealGames
     dream_env: object = None
     baseline: object = None
+    on_phase: object = None
+
+    def enter(self, phase):
+        if self.on_phase is not None:
+            self.on_phase(phase)
 
 
 class Protocol:
@@ -327,6 +334,7 @@ class Protocol:
             None), then what the protocol adds (``"dream"`` entries).
         """
         real = players.real
+        players.enter("awake")
         stats = awake_game(real, players.agent, self.env.play_steps, learn, reward_weight=self.real_weight,
                            on_step=self._on_step(players))
         errors = real.take_model_errors() if real.model is not None else None
@@ -356,6 +364,7 @@ class Dream(Protocol):
     def play(self, players, learn):
         phases = super().play(players, learn)
         for _ in range(self.dream.per_game):
+            players.enter("dream")
             phases.append(("dream", self._dream_once(players, learn), None))
         return phases
 
@@ -395,8 +404,10 @@ class Plan(Protocol):
 
         def plan_hook(t):
             if t > 0 and t % (2 * n_fut) == 0:
+                players.enter("plan")
                 plan_rollout(players.dream_env, players.agent, players.real.states, n_fut, self.dream_weight,
                              players.baseline)
+                players.enter("awake")
 
         return plan_hook
 

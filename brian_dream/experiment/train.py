@@ -18,12 +18,16 @@ from ..envs.dream import DreamVectorEnv
 from .protocols import Players, RealGames, SpikingAgent, Stopwatch, protocol_for
 from ..quantities import parse_quantity
 from ..learning.readout import PolicyReadout, RewardBaseline
+from ..errors import CheckpointError
 from ..runs import RunFolder, rows_to_columns
 from .build import as_config, build_networks, build_recurrent
 from .checkpoints import Checkpoint, EventLedger
 from .diagnostics import dream_vs_real
 from .records import MetricLog, close_records, run_meta
 from .resume import load_for_resume, resumed_meta
+
+#: What a run's monitors kept (`brian_dream.devices.load_recordings` reads it).
+MONITORS_FILE = "monitors.npz"
 
 __all__ = ["train", "TrainResult"]
 
@@ -47,6 +51,9 @@ class TrainResult:
         What the run's chip events would have cost on DYNAP-SE1
         (`brian_dream.chip.energy.estimate_energy`), also in ``meta.json``; None for the
         recurrent networks, which are not a chip.
+    monitors : list
+        What the ``monitors`` recorded: `~brian_dream.devices.monitors.SpikeRecording` and
+        `~brian_dream.devices.monitors.StateRecording` objects, in the monitors' order.
     """
 
     run_dir: Path | None
@@ -54,6 +61,7 @@ class TrainResult:
     timings: dict
     weights: np.ndarray = field(repr=False)
     chip_energy: dict | None = field(default=None, repr=False)
+    monitors: list = field(default_factory=list, repr=False)
 
     def final_returns(self, last=50):
         """Mean return over each replica's last ``last`` real games, ``float[R]``."""
@@ -85,7 +93,7 @@ class TrainResult:
                 "last": float(np.mean(last)), "last_sd": float(np.std(last))}
 
 
-def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True, resume=None):
+def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True, resume=None, monitors=None):
     """Train R agents (one per seed) in one simulation, with the configured protocol.
 
     Protocols (`brian_dream.experiment.protocols`): ``awake`` (real games only), ``dream`` (each
@@ -110,6 +118,11 @@ def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True, 
         ``out_dir`` are then ignored; ``overrides`` may only raise
         ``experiment.games``). The continued run ends with the same numbers as an
         uninterrupted one.
+    monitors : list of `~brian_dream.devices.monitors.Monitor` or str, optional
+        Brian2 monitors on the networks, kept for the games, phases, replicas and neurons
+        they name (e.g. ``"agent.hidden:spikes,I_mem replicas=3 games=1990-1999"``); saved
+        as ``monitors.npz`` in the run folder (`brian_dream.devices.load_recordings`) and
+        returned as ``result.monitors``. A resumed run keeps the monitors it started with.
 
     Returns
     -------
@@ -122,6 +135,10 @@ def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True, 
     state, rows = None, []
     if resume is not None:
         config, state, rows = load_for_resume(resume, overrides)
+        if monitors:
+            raise CheckpointError("a resumed run keeps the monitors it started with (meta.json: monitors); "
+                                  "leave monitors out, or start a new run")
+        monitors = RunFolder(resume).read_meta().get("monitors")
     else:
         config = as_config(config, overrides)
     exp, sim, wm = config.experiment, config.simulation, config.world_model
@@ -142,7 +159,9 @@ def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True, 
             encoder = PopulationEncoder.from_config(config)
             substrates, model = build_networks(config, encoder)
             policy = _policy_readout(config)
-        driver = make_driver(sim.device, substrates, frame, parse_quantity(sim.dt, ms), sim.codegen_target)
+        driver = make_driver(sim.device, substrates, frame, parse_quantity(sim.dt, ms), sim.codegen_target,
+                             monitors=monitors)
+    recorder = driver.monitors.recorder
     games = VectorGames(config.env.id, exp.seeds, **config.env.kwargs)
     baseline = (RewardBaseline(len(exp.seeds), config.dream.baseline_decay)
                 if protocol.model_based and config.dream.reward_baseline else None)
@@ -152,6 +171,8 @@ def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True, 
 
     # -- the run folder (a resumed run keeps its own)
     meta = run_meta(config, substrates, driver)
+    if driver.monitors:
+        meta["monitors"] = [p.spec.to_dict() for p in driver.monitors.probes]
     elapsed_before = 0.0
     if resume is not None:
         run = RunFolder(resume)
@@ -165,11 +186,15 @@ def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True, 
     try:
         with driver.open(ledger.counter, accumulate=sim.count_window == "since_last_read") as session:
             players = _players(config, session, encoder, policy, games, model, baseline, watch)
+            players.on_phase = lambda phase: recorder.set_context(recorder.game, phase)
             checkpoint = _checkpoint(session, games, policy=policy, model=model, baseline=baseline, events=ledger)
             if state is not None:
                 checkpoint.restore(state)
+                if driver.monitors and (run.path / MONITORS_FILE).is_file():
+                    recorder.restore(run.path / MONITORS_FILE, first_game - 1)
 
             for game in range(first_game, exp.games):
+                recorder.set_context(game, "awake")
                 learn = game >= config.agent.start_learning_game
                 if model is not None and wm.freeze_after_games:
                     model.learning = game < wm.freeze_after_games
@@ -179,9 +204,12 @@ def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True, 
                 bar.update(phases[0][1])
                 if run is not None and ((game + 1) % exp.checkpoint_every == 0 or game + 1 == exp.games):
                     run.write_metrics(log.rows)
+                    if driver.monitors:
+                        recorder.save(run.path / MONITORS_FILE)
                     run.write_checkpoint(checkpoint.state(
                         game=game, seeds=exp.seeds, elapsed_s=elapsed_before + time.perf_counter() - t_start))
             event_totals = ledger.counter.totals()  # the dream-vs-real figure's frames are not part of the run
+            recorder.pause()
             if model is not None:
                 comparison = dream_vs_real(players.real, players.agent, players.dream_env,
                                            min(config.dream.length, config.env.play_steps),
@@ -198,7 +226,21 @@ def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True, 
     # total covers every segment of a resumed run (earlier ones up to their last checkpoint)
     timings["total"] = elapsed_before + timings["this_process"]
     close_records(run, meta, config, metrics, timings, ledger, event_totals, first_game, comparison)
-    return TrainResult(run.path if run else None, metrics, timings, policy.W.copy(), meta.get("chip_energy"))
+    recordings = recorder.recordings()
+    _warn_empty_monitors(recordings, first_game, exp.games)
+    return TrainResult(run.path if run else None, metrics, timings, policy.W.copy(), meta.get("chip_energy"),
+                       recordings)
+
+
+def _warn_empty_monitors(recordings, first_game, games):
+    import warnings
+
+    for rec in recordings:
+        empty = rec.num_spikes == 0 if rec.kind == "spikes" else len(rec.t) == 0
+        window = rec.spec.games
+        if empty and window is not None and not any(first_game <= g < games for g in window):
+            warnings.warn(f"monitor {rec.spec.label}: recorded nothing, its games {min(window)}-{max(window)} lie "
+                          f"outside this run's games {first_game}-{games - 1}", stacklevel=3)
 
 
 def _checkpoint(session, games, **components):
