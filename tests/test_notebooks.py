@@ -123,7 +123,7 @@ def one_sided_mann_whitney(greater, other):
 
 def test_notebooks_are_committed_with_outputs_and_one_parameters_cell():
     assert {"01_quickstart.ipynb", "02_neuromorphic_dreaming.ipynb", "03_dreaming_and_planning.ipynb",
-            "04_dpi_neuron_and_mismatch.ipynb"} <= set(ALL)
+            "04_dpi_neuron_and_mismatch.ipynb", "05_reservoir_during_pong.ipynb"} <= set(ALL)
     for name in ALL:
         nb = nbformat.read(NOTEBOOKS / name, as_version=4)
         nbformat.validate(nb)
@@ -250,3 +250,23 @@ def test_dpi_neuron_and_mismatch():
     assert check["studies"]["mismatch_300"] == [0.0, 10.0, 20.0, 30.0]
     assert check["studies"]["nmda_weight_300"] == pytest.approx([0.354, 0.498, 0.643, 0.765], abs=1e-3)
     assert images(nb) >= 6
+
+
+def test_reservoir_during_pong():
+    nb, check = run_notebook(
+        "05_reservoir_during_pong.ipynb",
+        {"games": 3, "seeds": [0, 1], "replica": 1, "watch_games": [1, 2], "n_traces": 3, **FAST},
+        check="{'reprs': [repr(r) for r in result.monitors], 'hidden_games': sorted(set(hidden.game.tolist())), "
+              "'replicas': sorted(set(hidden.replica.tolist())), 'traces': list(traces.I_mem.shape), "
+              "'model_phases': sorted(set(model_spikes.phase.tolist())), 'rates': rows, "
+              "'active': int(len(active)), 'cv': float(np.median(cv)), 'rate_frames': int(counts_h.shape[1])}")
+    assert check["hidden_games"] == [1, 2] and check["replicas"] == [1]
+    assert check["traces"][0] == 3 and check["traces"][1] > 0
+    assert check["model_phases"] == ["awake", "dream"]
+    # the real phases of two games, frame by frame (NOOPs and play, no dream frames in between)
+    assert check["rate_frames"] == 2 * 121
+    for row in check["rates"]:  # the recorded rate covers the NOOP frames too: close to the metrics', not equal
+        assert row["recorded rate (Hz)"] == pytest.approx(row["metrics rate_hz"], rel=0.1)
+    assert check["active"] > 100 and 0.3 < check["cv"] < 2
+    assert images(nb) >= 3
+    assert "dpi_dynapse1: model" in text_output(nb) and "lif_capone: model" in text_output(nb)
