@@ -8,6 +8,7 @@ notebook's key results as JSON for the assertions.
 """
 
 import json
+import re
 import shutil
 import tempfile
 from pathlib import Path
@@ -133,6 +134,31 @@ def test_notebooks_are_committed_with_outputs_and_one_parameters_cell():
         assert images(nb) >= 1, f"{name} is committed without its figures"
         errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
         assert not errors, f"{name} is committed with an error output"
+
+
+def test_the_preset_values_a_committed_notebook_prints_are_the_presets_of_today():
+    """A committed output that prints a preset's configuration goes stale when the preset changes
+    (notebook 01 showed lr 0.004 long after the presets moved to 0.001): re-execute the notebook."""
+    import yaml
+
+    from brian_dream.config import load_preset
+
+    checked = 0
+    for name in ALL:
+        nb = nbformat.read(NOTEBOOKS / name, as_version=4)
+        for cell in nb.cells:
+            m = re.search(r'(\w+) = bd\.load_preset\("(\w+)"\)', cell.source) if cell.cell_type == "code" else None
+            if not m or "yaml.safe_dump" not in cell.source:
+                continue
+            text = "".join(o.get("text", "") for o in cell.outputs
+                           if o.output_type == "stream" and o.get("name") == "stdout")
+            printed = yaml.safe_load(text[text.index("\nexperiment:") + 1:])
+            today = load_preset(m.group(2)).to_dict()
+            for section, values in printed.items():
+                assert values == today[section], (f"{name}: the committed output shows {section} of preset "
+                                                  f"{m.group(2)!r} as it was; re-execute the notebook")
+            checked += 1
+    assert checked >= 1
 
 
 def test_quickstart(tmp_path):
