@@ -291,15 +291,15 @@ def _energy_line(energy):
 
 def _cmd_energy(args):
     from .chip.energy import EVENT_KINDS, EnergyTable, estimate_energy
+    from .config import Config
     from .runs import RunFolder
 
     table = EnergyTable.load(args.table)
     for path in map(_run_dir, args.runs):
         meta = RunFolder(path).read_meta() if (path / "meta.json").is_file() else {}
         config_file = path / "config.yaml"
-        network = (yaml.safe_load(config_file.read_text()) or {}).get("substrate", {}).get("network", "chip") \
-            if config_file.is_file() else "chip"
-        if network != "chip":
+        config = Config.from_dict(yaml.safe_load(config_file.read_text())) if config_file.is_file() else None
+        if config is not None and config.substrate.network != "chip":
             raise ConfigError(f"{path}: a run of the recurrent networks (substrate.network: recurrent), which are "
                               "not a chip: it has no chip events to price")
         if "chip_events" not in meta:

@@ -153,6 +153,7 @@ class _Probe:
         self.size = size
         self.spikes = None
         self.variables = tuple(v for v in spec.record if v != "spikes")
+        self.dims, self.dtypes = {}, {}
         if "spikes" in spec.record:
             if group.events.get("spike") is None:
                 raise ConfigError(f"monitor {spec.label}: {group.name} has no spikes (no threshold); record a "
@@ -205,7 +206,7 @@ class BrianMonitors:
                                   f"{', '.join(substrates)}")
             self.probes.append(_Probe(k, spec, substrates[spec.network], f"{spec.network}_monitor{k}",
                                       "*" if runtime else ""))
-        self.recorder = Recorder([p.spec for p in self.probes])
+        self.recorder = Recorder(self.probes)
 
     @property
     def objects(self):
@@ -257,28 +258,32 @@ class BrianMonitors:
             out = {}
             if p.spikes is not None:
                 n = int(np.frombuffer(read(8), np.uint64)[0])
-                i = np.frombuffer(read(4 * n), np.int32) if n else np.zeros(0, np.int32)
-                t = np.frombuffer(read(8 * n), np.float64) if n else np.zeros(0)
-                out["spikes"] = (i, t)
+                out["spikes"] = (np.frombuffer(read(4 * n), np.int32), np.frombuffer(read(8 * n), np.float64))
             if p.state is not None:
                 rows, m = int(np.frombuffer(read(8), np.uint64)[0]), len(p.indices)
-                out["t"] = np.frombuffer(read(8 * rows), np.float64) if rows else np.zeros(0)
+                out["t"] = np.frombuffer(read(8 * rows), np.float64)
                 for name in p.variables:
                     dt = p.dtypes[name]
-                    raw = read(dt.itemsize * rows * m) if rows else b""
-                    out[name] = np.frombuffer(raw, dt).reshape(rows, m)
+                    out[name] = np.frombuffer(read(dt.itemsize * rows * m), dt).reshape(rows, m)
             payloads.append(out)
         self.recorder.add_frame(self.probes, payloads, 0.0, frame_start)
 
 
 class Recorder:
-    """Keeps the frames each `Monitor` asks for; the run's loop says which game and phase it is in."""
+    """Keeps the frames each `Monitor` asks for; the run's loop says which game and phase it is in.
 
-    def __init__(self, specs):
-        self.specs = list(specs)
+    Parameters
+    ----------
+    probes : list of `_Probe`
+        The monitors as built: their specs, recorded neurons and variables' units.
+    """
+
+    def __init__(self, probes):
+        self.specs = [p.spec for p in probes]
         self.game, self.phase = None, None
-        self._parts = [{"spikes": [], "state": []} for _ in self.specs]
-        self._meta = [None] * len(self.specs)
+        self._parts = [{"spikes": [], "state": []} for _ in probes]
+        self._meta = [{"indices": p.indices, "size": p.size, "dims": p.dims, "variables": p.variables}
+                      for p in probes]
 
     def set_context(self, game=None, phase=None):
         """The game and phase of the frames to come (None: unknown, kept by any window)."""
@@ -296,8 +301,6 @@ class Recorder:
         for p, out in zip(probes, payloads):
             if not p.spec.keeps(self.game, self.phase):
                 continue
-            self._meta[p.index] = {"indices": p.indices, "size": p.size,
-                                   "dims": getattr(p, "dims", {}), "variables": p.variables}
             label = (-1 if self.game is None else self.game, self.phase or "")
             if "spikes" in out:
                 i, t = p.keep_spikes(*out["spikes"])
@@ -310,9 +313,8 @@ class Recorder:
         """Take back what a run folder's ``monitors.npz`` kept up to ``up_to_game`` (a resumed run
         continues from its checkpoint; frames of later games are recorded again)."""
         recordings = iter(load_recordings(path))
-        for k, spec in enumerate(self.specs):
-            for kind in (["spikes"] if "spikes" in spec.record else []) + (
-                    ["state"] if any(v != "spikes" for v in spec.record) else []):
+        for k, (spec, meta) in enumerate(zip(self.specs, self._meta)):
+            for kind in (["spikes"] if "spikes" in spec.record else []) + (["state"] if meta["variables"] else []):
                 rec = next(recordings)
                 keep = rec.game <= up_to_game
                 groups = sorted(set(zip(rec.game[keep].tolist(), rec.phase[keep].tolist())),
@@ -325,20 +327,14 @@ class Recorder:
                     else:
                         values = {v: getattr(rec, v + "_")[:, sel].T for v in rec.variables}
                         self._parts[k]["state"].append((np.asarray(rec.t)[sel], values, label))
-                if self._meta[k] is None and len(rec.record_indices):
-                    dims = {v: getattr(getattr(rec, v), "dim", None) for v in getattr(rec, "variables", ())}
-                    self._meta[k] = {"indices": rec.record_indices, "size": rec.size, "dims": dims,
-                                     "variables": tuple(getattr(rec, "variables", ()))}
 
     def recordings(self):
         """``[Recording]``: one `SpikeRecording` and/or `StateRecording` per monitor, in order."""
         out = []
         for spec, parts, meta in zip(self.specs, self._parts, self._meta):
-            if meta is None:
-                meta = {"indices": np.zeros(0, np.int64), "size": 1, "dims": {}, "variables": ()}
             if "spikes" in spec.record:
                 out.append(SpikeRecording.from_parts(spec, meta, parts["spikes"]))
-            if meta["variables"] or any(v != "spikes" for v in spec.record):
+            if meta["variables"]:
                 out.append(StateRecording.from_parts(spec, meta, parts["state"]))
         return out
 
@@ -437,7 +433,7 @@ class StateRecording:
 
     @classmethod
     def from_parts(cls, spec, meta, parts):
-        names = meta["variables"] or tuple(v for v in spec.record if v != "spikes")
+        names = meta["variables"]
         m = len(meta["indices"])
         t = np.concatenate([p[0] for p in parts]) if parts else np.zeros(0)
         values = {v: (np.concatenate([p[1][v] for p in parts]) if parts else np.zeros((0, m))) for v in names}
@@ -449,9 +445,8 @@ class StateRecording:
                "game": self.game, "phase": self.phase, "record_indices": self.record_indices,
                "size": np.array(self.size)}
         for v in self.variables:
-            q = getattr(self, v)
             out[f"var.{v}"] = np.asarray(getattr(self, v + "_"))
-            out[f"dim.{v}"] = np.array(getattr(q, "dim", None)._dims if hasattr(q, "dim") else [0.0] * 7, float)
+            out[f"dim.{v}"] = np.array(getattr(self, v).dim._dims, float)
         return out
 
     def __repr__(self):
@@ -468,8 +463,7 @@ def load_recordings(path):
         keys = sorted({int(k.split(".")[0]) for k in data.files})
         for k in keys:
             get = {key.split(".", 1)[1]: data[key] for key in data.files if key.startswith(f"{k}.")}
-            spec = Monitor(**{key: (tuple(v) if isinstance(v, list) else v)
-                              for key, v in ast.literal_eval(str(get["spec"])).items()})
+            spec = Monitor.parse(ast.literal_eval(str(get["spec"])))
             if str(get["kind"]) == "spikes":
                 out.append(SpikeRecording(spec, get["i"], get["t"], get["game"], get["phase"],
                                           get["record_indices"], get["size"]))

@@ -35,7 +35,6 @@ class RuntimeDriver(FrameDriver):
     """
 
     def __init__(self, substrates, frame_duration, dt, codegen_target="cython", monitors=None):
-        super().__init__(substrates, frame_duration, dt, monitors=monitors, runtime=True)
         from brian2.devices.device import RuntimeDevice
 
         if not isinstance(get_device(), RuntimeDevice):
@@ -43,6 +42,7 @@ class RuntimeDriver(FrameDriver):
                 "the runtime driver needs Brian2's runtime device, but a standalone device is active "
                 f"({type(get_device()).__name__}); call brian2.set_device('runtime') or choose another driver"
             )
+        super().__init__(substrates, frame_duration, dt, monitors=monitors, runtime=True)
         self.codegen_target = codegen_target
         objects = []
         for s in self.substrates.values():

@@ -69,7 +69,7 @@ def close_records(run, meta, config, metrics, timings, ledger, event_totals, fir
     write it and the figures."""
     exp, seeds = config.experiment, config.experiment.seeds
     timings["agent_frames"] = timings["frames"] * len(seeds)
-    if "board_time_per_game_s" in meta:
+    if config.substrate.network == "chip":
         # the board runs one agent at a time: every seed's games, one after another
         timings["board_estimate"] = meta["board_time_per_game_s"] * (exp.games - first_game) * len(seeds)
         counted_games = exp.games - ledger.from_game
