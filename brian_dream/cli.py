@@ -95,7 +95,7 @@ def _add_config_options(p):
     p.add_argument("--seed-list", type=_seed_list, metavar="S1,S2,...", help="explicit list of replica seeds")
     p.add_argument("--device", choices=DEVICES,
                    help="runtime: Brian2 runtime mode; cpp: the network compiled once with cpp_standalone and "
-                        "driven frame by frame; cuda: brian2cuda (simulation.device)")
+                        "driven frame by frame; cuda: the same with brian2cuda, on an NVIDIA GPU (simulation.device)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                    help="override any config value by dotted key, value read as YAML; repeatable "
                         "(e.g. --set agent.learning_rate=0 --set substrate.neuron_params.tau_mem='15 ms')")
@@ -128,8 +128,9 @@ def build_parser():
                         "'agent.hidden:spikes,I_mem replicas=3 games=1990-1999' or 'model.hidden:spikes "
                         "phases=dream'; options: replicas=, neurons=, games=, phases= (docs/monitors.md)")
 
-    p = sub.add_parser("export", help="write the compiled (standalone C++) project of a configured network",
-                       description="Generate the cpp_standalone project of the configured agent network (and world "
+    p = sub.add_parser("export", help="write the compiled (standalone C++ or CUDA) project of a configured network",
+                       description="Generate the cpp_standalone project (--device cuda: brian2cuda's) of the "
+                                   "configured agent network (and world "
                                    "model, for dream/plan protocols) with the frame bridge, into a new folder with a "
                                    "README, a layout.json and drive.py, a numpy-only host that builds nothing and "
                                    "runs the compiled network frame by frame. Build it there with 'make'.")

@@ -191,6 +191,12 @@ class SimulationConfig:
     is compiled once and driven frame by frame through a pipe) or ``cuda`` (brian2cuda)."""
     codegen_target: str = "cython"
     """Brian2 runtime code generation target: ``cython`` (fast) or ``numpy`` (no compiler)."""
+    threads: int = 1
+    """Device ``cpp``: OpenMP threads of the compiled program (1: none). The spike counts
+    equal one thread's (tested); Brian2 warns that its OpenMP code is little tested."""
+    gpu_compute_capability: float = 9.0
+    """Device ``cuda``: the GPU architecture the program is compiled for (9.0: H100/H200,
+    8.0: A100, 8.9: L4/RTX 40xx; ``nvidia-smi --query-gpu=compute_cap --format=csv``)."""
     dt: str = "0.5 ms"
     """Integration time step."""
     frame_duration: str = "10 ms"
@@ -473,6 +479,8 @@ FIELD_RULES = {
     "substrate.wiring_seed": Integer(0, optional=True, note=" (null: each replica its own wiring)"),
     "simulation.dt": PhysicalQuantity(ms),
     "simulation.frame_duration": PhysicalQuantity(ms),
+    "simulation.threads": Integer(1),
+    "simulation.gpu_compute_capability": Number(5.0, 20.0, note=" (brian2cuda's minimum is 5.0; H100/H200: 9.0, A100: 8.0)"),
     "agent.readout_decay": _FRACTION,
     "agent.input_scale": _POSITIVE,
     "agent.logit_clip": _POSITIVE,
@@ -626,6 +634,9 @@ class Config:
             )
         if sim.codegen_target not in ("cython", "numpy"):
             raise ConfigError(f"simulation.codegen_target: must be 'cython' or 'numpy', got {sim.codegen_target!r}")
+        if sim.threads != 1 and sim.device != "cpp":
+            raise ConfigError(f"simulation.threads = {sim.threads}: OpenMP threads are for simulation.device 'cpp' "
+                              f"(got {sim.device!r}); leave threads at 1")
         dt = parse_quantity(sim.dt, ms, "simulation.dt")
         frame = parse_quantity(sim.frame_duration, ms, "simulation.frame_duration")
         steps = float(frame / dt)

@@ -36,6 +36,7 @@ echo "setup: using $PY ($("$PY" --version 2>&1))"
 rm -rf .venv
 "$PY" -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
-.venv/bin/python -m pip install --quiet -e ".[test]"
+# [cuda] brings cuRAND, so that the CUDA build tests run wherever nvcc is installed
+.venv/bin/python -m pip install --quiet -e ".[test,cuda]"
 touch .venv/.installed
 echo "setup: ready (.venv)"

@@ -5,6 +5,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -151,13 +152,6 @@ def test_dreaming_experiment_on_cpp_gives_the_runtime_numbers(tmp_path):
     assert _nan_equal(again.metrics["return"], b["return"])
 
 
-def test_cuda_without_gpu_is_a_clear_error_and_writes_nothing(tmp_path):
-    with pytest.raises(DeviceError, match="device 'cuda'"):
-        train("quickstart", out_dir=tmp_path, progress=False,
-              overrides={"simulation.device": "cuda", "experiment.games": 1})
-    assert not any(tmp_path.iterdir())
-
-
 def test_export_writes_a_project_that_builds_and_runs(tmp_path):
     out = tmp_path / "project"
     cli = [sys.executable, "-m", "brian_dream", "export", "--preset", "quickstart", "--seeds", "1",
@@ -193,3 +187,27 @@ def test_a_runtime_run_resumes_on_cpp_with_the_same_numbers(tmp_path):
     np.testing.assert_array_equal(rest.weights, whole.weights)
     meta = json.loads((first.run_dir / "meta.json").read_text())
     assert meta["resumed"][-1]["device"] == "cpp"
+
+
+def test_openmp_threads_give_the_same_spike_counts():
+    """simulation.threads = 2 compiles OpenMP code, and the counts equal one thread's, frame by frame."""
+    from brian_dream.experiment.build import as_config
+    from brian_dream.studies.devices import closed_loop_counts
+
+    config = {"experiment.seeds": [0, 1, 2, 3], "simulation.device": "cpp"}
+    one, _ = closed_loop_counts(as_config("dynapse_pong", config), "cpp", 200)
+    two, _ = closed_loop_counts(as_config("dynapse_pong", {**config, "simulation.threads": 2}), "cpp", 200)
+    makefiles = [m.read_text() for m in Path(os.environ["BRIAN_DREAM_BUILD_CACHE"]).glob("cpp-*/makefile")]
+    assert any("-fopenmp" in m for m in makefiles) and any("-fopenmp" not in m for m in makefiles)
+    assert one.sum() > 1000
+    np.testing.assert_array_equal(one, two)
+
+
+def test_threads_are_for_cpp_only():
+    from brian_dream.errors import ConfigError
+    from brian_dream.experiment.build import as_config
+
+    with pytest.raises(ConfigError, match="OpenMP threads are for simulation.device 'cpp'"):
+        as_config("dynapse_pong", {"simulation.threads": 2})
+    with pytest.raises(ConfigError, match="simulation.threads"):
+        as_config("dynapse_pong", {"simulation.threads": 0, "simulation.device": "cpp"})

@@ -1,7 +1,8 @@
 // frame_bridge.h: the compiled network's side of brian_dream's frame loop.
 //
-// The generated main() opens a Bridge, then loops `while (bridge.next_frame())`
-// around one frame-long network run and calls `bridge.end_frame()` after it. The
+// The generated main() opens a Bridge once Brian2 has set the network up, then loops
+// `while (bridge.next_frame())` around the frame-long network run alone (the run
+// block's set-up stays outside) and calls `bridge.end_frame()` after it. The
 // host (brian_dream.standalone.StandaloneDriver, or your own program) drives the
 // loop through two file descriptors named by the environment variables
 // BRIAN_DREAM_FD_IN (commands to the network) and BRIAN_DREAM_FD_OUT (replies).
@@ -20,11 +21,16 @@
 //   state:  uint64 rows, rows x double t, then per variable rows x (recorded neurons) values
 // On open the network writes the 8-byte magic "BDBRIDGE" so the host knows it is up.
 //
-// Brian2's standalone run block puts the clocks back to the same start time on every
-// pass of the loop; the generated loop also sets the Network's t to 0 after each
-// frame, so every frame runs from t = 0. end_frame() therefore moves every
+// The generated loop sets the Network's and the clocks' t to 0 after each frame, so
+// every frame runs from t = 0. end_frame() therefore moves every
 // `lastspike` back by one frame: refractoriness sees the same t - lastspike as in
 // one continuous run (no model equation uses t itself).
+//
+// With brian2cuda (the header is compiled by nvcc: __CUDACC__) every array is also
+// registered with its device copy, which is what the kernels read and write: inputs
+// and restored state go to the GPU before the next frame, counts and state come back
+// from it, and the counts are zeroed and lastspike moved back on the GPU itself.
+// A CUDA error ends the program with the error's name (exit code 6).
 #pragma once
 
 #include <cstdint>
@@ -33,6 +39,9 @@
 #include <cstring>
 #include <vector>
 #include <unistd.h>
+#ifdef __CUDACC__
+#include <cuda_runtime.h>
+#endif
 
 namespace brian_dream_bridge {
 
@@ -40,20 +49,61 @@ struct Block {
     char *data;
     size_t nbytes;
     int owner;
+    char *device;  // the GPU copy (brian2cuda), or nullptr
 };
+
+#ifdef __CUDACC__
+namespace {
+__global__ void subtract_kernel(double *p, size_t n, double by) {
+    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
+    if (i < n) p[i] -= by;
+}
+}  // namespace
+
+inline void cuda_check(cudaError_t err, const char *what) {
+    if (err != cudaSuccess) {
+        std::fprintf(stderr, "brian_dream bridge: CUDA error in %s: %s\n", what, cudaGetErrorString(err));
+        std::exit(6);
+    }
+}
+#endif
+
+// Host <-> GPU copies of a block; without CUDA (or without a device copy) nothing to do.
+inline void to_device(const Block &b) {
+#ifdef __CUDACC__
+    if (b.device) cuda_check(cudaMemcpy(b.device, b.data, b.nbytes, cudaMemcpyHostToDevice), "copy to GPU");
+#endif
+}
+inline void from_device(const Block &b) {
+#ifdef __CUDACC__
+    if (b.device) cuda_check(cudaMemcpy(b.data, b.device, b.nbytes, cudaMemcpyDeviceToHost), "copy from GPU");
+#endif
+}
 
 class Bridge {
   public:
-    void add_rates(double *p, size_t n) { rates_.push_back({(char *)p, n * sizeof(double), -1}); }
-    void add_counts(double *p, size_t n) { counts_.push_back({(char *)p, n * sizeof(double), -1}); }
-    void add_state(int owner, void *p, size_t nbytes) { state_.push_back({(char *)p, nbytes, owner}); }
-    void add_lastspike(double *p, size_t n) { lastspike_.push_back({(char *)p, n * sizeof(double), -1}); }
+    // `dev`: the array's GPU copy with brian2cuda, nullptr (the default) with cpp_standalone
+    void add_rates(double *p, size_t n, void *dev = nullptr) {
+        rates_.push_back({(char *)p, n * sizeof(double), -1, (char *)dev});
+    }
+    void add_counts(double *p, size_t n, void *dev = nullptr) {
+        counts_.push_back({(char *)p, n * sizeof(double), -1, (char *)dev});
+    }
+    void add_state(int owner, void *p, size_t nbytes, void *dev = nullptr) {
+        state_.push_back({(char *)p, nbytes, owner, (char *)dev});
+    }
+    void add_lastspike(double *p, size_t n, void *dev = nullptr) {
+        lastspike_.push_back({(char *)p, n * sizeof(double), -1, (char *)dev});
+    }
 
     void open(double frame_duration) {
         frame_ = frame_duration;
         in_ = fd_from_env("BRIAN_DREAM_FD_IN");
         out_ = fd_from_env("BRIAN_DREAM_FD_OUT");
-        for (const Block &b : state_) initial_.emplace_back(b.data, b.data + b.nbytes);
+        for (const Block &b : state_) {
+            from_device(b);  // brian2cuda initialised the GPU copies
+            initial_.emplace_back(b.data, b.data + b.nbytes);
+        }
         write_all("BDBRIDGE", 8);
     }
 
@@ -64,20 +114,32 @@ class Bridge {
             if (!read_all(&op, 1)) return false;  // host went away: end cleanly
             switch (op) {
             case 'F':
-                for (Block &b : rates_) read_or_die(b.data, b.nbytes);
+                for (Block &b : rates_) {
+                    read_or_die(b.data, b.nbytes);
+                    to_device(b);
+                }
                 return true;
             case 'R': {
                 uint32_t owner = 0;
                 read_or_die(&owner, sizeof(owner));
                 for (size_t i = 0; i < state_.size(); ++i)
-                    if (state_[i].owner == (int)owner) std::memcpy(state_[i].data, initial_[i].data(), state_[i].nbytes);
+                    if (state_[i].owner == (int)owner) {
+                        std::memcpy(state_[i].data, initial_[i].data(), state_[i].nbytes);
+                        to_device(state_[i]);
+                    }
                 break;
             }
             case 'G':
-                for (const Block &b : state_) write_all(b.data, b.nbytes);
+                for (const Block &b : state_) {
+                    from_device(b);
+                    write_all(b.data, b.nbytes);
+                }
                 break;
             case 'S':
-                for (Block &b : state_) read_or_die(b.data, b.nbytes);
+                for (Block &b : state_) {
+                    read_or_die(b.data, b.nbytes);
+                    to_device(b);
+                }
                 break;
             case 'Q':
                 return false;
@@ -90,12 +152,24 @@ class Bridge {
 
     void end_frame() {
         for (Block &b : counts_) {
+            from_device(b);
             write_all(b.data, b.nbytes);
             std::memset(b.data, 0, b.nbytes);
+#ifdef __CUDACC__
+            if (b.device) cuda_check(cudaMemset(b.device, 0, b.nbytes), "zeroing the counts");
+#endif
         }
         for (Block &b : lastspike_) {
+            size_t n = b.nbytes / sizeof(double);
+#ifdef __CUDACC__
+            if (b.device) {
+                subtract_kernel<<<(unsigned)((n + 255) / 256), 256>>>((double *)b.device, n, frame_);
+                cuda_check(cudaGetLastError(), "moving lastspike");
+                continue;
+            }
+#endif
             double *p = (double *)b.data;
-            for (size_t i = 0; i < b.nbytes / sizeof(double); ++i) p[i] -= frame_;
+            for (size_t i = 0; i < n; ++i) p[i] -= frame_;
         }
     }
 

@@ -15,7 +15,8 @@ Brian2, so the same experiment code serves every device.
 
 Drivers: `RuntimeDriver` (Brian2 runtime mode) here, and
 `brian_dream.devices.standalone.StandaloneDriver` (the network compiled once with
-cpp_standalone, driven through a pipe). `make_driver` picks one by device name;
+cpp_standalone or brian2cuda, driven through a pipe; `brian_dream.devices.cuda` adapts
+brian2cuda's project). `make_driver` picks one by device name;
 substrates for a standalone device are built inside `building_for`.
 """
 
@@ -31,21 +32,26 @@ __all__ = ["FrameDriver", "FrameSession", "RuntimeDriver", "make_driver", "build
            "load_recordings"]
 
 
-def make_driver(device, substrates, frame_duration, dt, codegen_target="cython", build_dir=None, monitors=None):
+def make_driver(device, substrates, frame_duration, dt, codegen_target="cython", build_dir=None, monitors=None,
+                compute_capability=None, threads=1):
     """Create the frame driver for ``device``: ``"runtime"``, ``"cpp"`` or ``"cuda"``.
 
     For the standalone devices the substrates must have been built inside
     `building_for` of the same device; the program is generated and compiled here
     (or taken from the build cache, see `brian_dream.devices.standalone`). ``monitors``
     (`brian_dream.devices.monitors.Monitor` or their text form) are built into the network.
+    ``compute_capability``: the GPU architecture a cuda program is built for (default 9.0);
+    ``threads``: OpenMP threads of a cpp program (1: none).
     """
     if device == "runtime":
+        if threads != 1:
+            raise DeviceError(f"threads = {threads}: OpenMP threads are for device 'cpp' (runtime mode runs one thread)")
         return RuntimeDriver(substrates, frame_duration, dt, codegen_target, monitors=monitors)
     if device in ("cpp", "cuda"):
         from .standalone import StandaloneDriver
 
         return StandaloneDriver(substrates, frame_duration, dt, device=device, build_dir=build_dir,
-                                monitors=monitors)
+                                monitors=monitors, compute_capability=compute_capability, threads=threads)
     raise DeviceError(f"unknown device {device!r}; available: {', '.join(DEVICES)}")
 
 

@@ -31,7 +31,7 @@ from .base import FrameDriver
 from ..errors import DeviceError
 
 __all__ = ["StandaloneDriver", "activate_standalone", "deactivate_standalone", "build_cache_dir",
-           "export_project", "check_device"]
+           "export_project", "check_device", "check_monitors"]
 
 _MAGIC = b"BDBRIDGE"
 _HEADER = "frame_bridge.h"
@@ -57,29 +57,32 @@ def check_device(device):
                               "or use --device runtime")
         return
     if device == "cuda":
-        missing = []
-        try:
-            import brian2cuda  # noqa: F401
-        except ImportError:
-            missing.append("the brian2cuda package (pip install 'brian_dream[cuda]')")
-        nvcc = shutil.which("nvcc") or (Path(os.environ.get("CUDA_PATH", "/usr/local/cuda")) / "bin" / "nvcc")
-        if not Path(nvcc).exists():
-            missing.append("the CUDA compiler nvcc (install the CUDA toolkit or put its bin/ on PATH)")
-        if shutil.which("nvidia-smi") is None or subprocess.run(["nvidia-smi", "-L"], capture_output=True).returncode:
-            missing.append("an NVIDIA GPU with a working driver (nvidia-smi finds none)")
-        if missing:
-            raise DeviceError("device 'cuda' cannot run here: missing " + "; ".join(missing)
-                              + ". Use --device cpp or --device runtime on this machine.")
-        raise DeviceError("device 'cuda': the CUDA frame bridge is not implemented yet (the compiled loop "
-                          "exists for 'cpp'); use --device cpp")
+        # building needs no GPU; StandaloneDriver checks for one before it starts a program
+        from .cuda import check_toolchain
+
+        check_toolchain()
+        return
     raise DeviceError(f"unknown standalone device {device!r}; available: cpp, cuda")
+
+
+def check_monitors(device, monitors):
+    """Raise `DeviceError` if ``device`` cannot record ``monitors``."""
+    if device == "cuda" and monitors:
+        raise DeviceError("monitors are not available on device 'cuda' yet (brian2cuda keeps their data on "
+                          "the GPU until the end of a run); record on --device cpp or runtime")
 
 
 def activate_standalone(device):
     """Switch Brian2 to a fresh standalone device; returns what `deactivate_standalone` restores."""
     check_device(device)
     saved = {"headers": list(prefs.codegen.cpp.headers),
-             "extra_compile_args_gcc": list(prefs.codegen.cpp.extra_compile_args_gcc)}
+             "extra_compile_args_gcc": list(prefs.codegen.cpp.extra_compile_args_gcc),
+             "openmp_threads": prefs.devices.cpp_standalone.openmp_threads}
+    if device == "cuda":
+        import brian2cuda  # noqa: F401  (registers the cuda_standalone device)
+        from .cuda import configure_prefs
+
+        saved["cuda"] = configure_prefs(prefs, build_cache_dir())
     set_device(_BRIAN_DEVICE[device], build_on_run=False)
     dev = get_device()
     dev.reinit()
@@ -96,6 +99,11 @@ def deactivate_standalone(saved):
     """Back to Brian2's runtime device and the preferences before `activate_standalone`."""
     prefs.codegen.cpp.headers = saved["headers"]
     prefs.codegen.cpp.extra_compile_args_gcc = saved["extra_compile_args_gcc"]
+    prefs.devices.cpp_standalone.openmp_threads = saved["openmp_threads"]
+    if "cuda" in saved:
+        from .cuda import restore_prefs
+
+        restore_prefs(prefs, saved["cuda"])
     # the device holds every object it generated code for; let them go with the build
     get_device().reinit()
     set_device("runtime")
@@ -107,50 +115,89 @@ def _state_layout(substrates):
             for k, sub in enumerate(substrates) for part, group, name, size, resettable in sub.state_arrays()]
 
 
+def _is_cuda(dev):
+    return type(dev).__name__ == "CUDAStandaloneDevice"
+
+
 def _array_pointer(dev, var):
-    """C++ ``(pointer, element count)`` of a state variable: a static array or a synapse's std::vector."""
+    """C++ ``(pointer, element count, GPU pointer)`` of a state variable: a static array or a
+    synapse's dynamic array; the GPU pointer is brian2cuda's device copy (``nullptr`` on cpp)."""
     from brian2.core.variables import DynamicArrayVariable
 
+    cuda = _is_cuda(dev)
     if isinstance(var, DynamicArrayVariable):
         name = dev.get_array_name(var, access_data=False)
-        return f"{name}.data()", f"{name}.size()"
+        gpu = f"thrust::raw_pointer_cast(dev{name}.data())" if cuda else "nullptr"
+        return f"{name}.data()", f"{name}.size()", gpu
     name = dev.get_array_name(var)
-    return name, f"_num_{name}"
+    return name, f"_num_{name}", f"dev{name}" if cuda else "nullptr"
 
 
 def _emit_frame_loop(network, substrates, frame_duration, monitors=None):
-    """Insert the bridge around one frame-long run into the generated ``main()``."""
+    """Register the bridge's arrays in the generated ``main()`` and generate the frame's run.
+
+    Returns the code that ends each frame; `_enclose_run` puts the loop around the run
+    call once the project is written.
+    """
     dev = get_device()
     lines = ["brian_dream_bridge::Bridge _bridge;"]
     for sub in substrates:
-        rate = dev.get_array_name(sub.inputs.variables["rate"])
-        count = dev.get_array_name(sub.hidden.variables["count"])
-        lines += [f"_bridge.add_rates({rate}, _num_{rate});", f"_bridge.add_counts({count}, _num_{count});"]
+        rate, _, rate_gpu = _array_pointer(dev, sub.inputs.variables["rate"])
+        count, _, count_gpu = _array_pointer(dev, sub.hidden.variables["count"])
+        lines += [f"_bridge.add_rates({rate}, _num_{rate}, {rate_gpu});",
+                  f"_bridge.add_counts({count}, _num_{count}, {count_gpu});"]
     for k, _, var, _, resettable in _state_layout(substrates):
-        pointer, count = _array_pointer(dev, var)
+        pointer, count, gpu = _array_pointer(dev, var)
         # owner -1: kept by a reset (learned weights); only get/set state see it
-        lines.append(f"_bridge.add_state({k if resettable else -1}, {pointer}, {count} * sizeof(*{pointer}));")
+        lines.append(f"_bridge.add_state({k if resettable else -1}, {pointer}, {count} * sizeof(*{pointer}), {gpu});")
     for sub in substrates:
         if "lastspike" in sub.hidden.variables:  # only neurons with refractoriness have one
-            name = dev.get_array_name(sub.hidden.variables["lastspike"])
-            lines.append(f"_bridge.add_lastspike({name}, _num_{name});")
-    lines += [f"_bridge.open({float(frame_duration / second)!r});", "while (_bridge.next_frame()) {"]
+            name, _, gpu = _array_pointer(dev, sub.hidden.variables["lastspike"])
+            lines.append(f"_bridge.add_lastspike({name}, _num_{name}, {gpu});")
+    lines.append(f"_bridge.open({float(frame_duration / second)!r});")
     dev.insert_code("main", "\n".join(lines))
     network.run(frame_duration, namespace={})
-    # Brian2's run block puts every clock back to t = 0 but starts the run at the
-    # Network's own t; setting that to 0 too makes every frame run from t = 0, and
-    # end_frame() moves lastspike back one frame so refractoriness is unchanged
+    # every frame runs from t = 0, so end_frame() moves lastspike back one frame and
+    # refractoriness sees one continuous run. The run sets each clock's timestep from the
+    # Network's t but leaves the clock's t as the last frame ended: both go back to 0
     sends = monitors.bridge_code(dev) + "\n" if monitors else ""
-    dev.insert_code("main", f"_bridge.end_frame();\n{sends}{network.name}.t = 0.0;\n}}")
+    clocks = sorted({dev.get_array_name(obj.clock.variables["t"]) for obj in network.sorted_objects})
+    restart = "\n".join([f"{network.name}.t = 0.0;"] + [f"{name}[0] = 0.0;" for name in clocks])
+    return f"_bridge.end_frame();\n{sends}{restart}"
+
+
+def _enclose_run(directory, network_name, loop_body):
+    """Put the frame loop around the network's ``run`` call alone in main.cpp (main.cu).
+
+    The rest of Brian2's run block (clocks, spike-queue preparation, the objects' list;
+    brian2cuda's random-number buffer, whose ``run_finished()`` would leave the next pass
+    without random numbers) stays outside the loop and runs once: the set-up cost a
+    frame 365 ms at R = 1000 when brian2cuda repeated it (DESIGN.md).
+    """
+    path = _main_source(directory)
+    lines = path.read_text().split("\n")
+    runs = [i for i, line in enumerate(lines) if line.strip().startswith(f"{network_name}.run(")]
+    if len(runs) != 1:
+        raise DeviceError(f"{path.name} has {len(runs)} runs of {network_name}; the frame loop needs exactly one")
+    i = runs[0]
+    indent = lines[i][:len(lines[i]) - len(lines[i].lstrip())]
+    body = [indent + "    " + line for line in loop_body.split("\n")]
+    lines[i:i + 1] = [indent + "while (_bridge.next_frame()) {", "    " + lines[i]] + body + [indent + "}"]
+    path.write_text("\n".join(lines))
+
+
+def _main_source(directory):
+    path = Path(directory) / "main.cpp"
+    return path if path.exists() else path.with_suffix(".cu")
 
 
 _CLOCK_LINE = re.compile(r"^\s*_array_\w*clock_(timestep|t)\[0\] = .*$")
 
 
 def _canonical_main(directory):
-    """Sort each run of clock-reset lines in main.cpp: Brian2 emits them in set order,
-    which changes between Python processes and would defeat the build cache."""
-    path = Path(directory) / "main.cpp"
+    """Sort each run of clock-reset lines in main.cpp (main.cu): Brian2 emits them in set
+    order, which changes between Python processes and would defeat the build cache."""
+    path = _main_source(directory)
     lines, out, block = path.read_text().split("\n"), [], []
     for line in lines + [None]:
         if line is not None and _CLOCK_LINE.match(line):
@@ -176,13 +223,31 @@ def _tree_digest(directory):
     return h.hexdigest()[:20]
 
 
-def _generate(network, substrates, frame_duration, directory, monitors=None):
-    """Write the standalone project (bridge included, not compiled) into ``directory``."""
-    _emit_frame_loop(network, substrates, frame_duration, monitors)
+def _generate(network, substrates, frame_duration, directory, monitors=None, compute_capability=None, threads=1):
+    """Write the standalone project (bridge included, not compiled) into ``directory``.
+
+    ``compute_capability`` (cuda only): the GPU architecture to compile for (default
+    `cuda.DEFAULT_COMPUTE_CAPABILITY`). ``threads`` (cpp only): OpenMP threads of the
+    program (1: none; the code objects are generated with or without OpenMP pragmas).
+    """
+    dev = get_device()
+    if threads != 1 and _is_cuda(dev):
+        raise DeviceError(f"simulation.threads = {threads}: OpenMP threads are for device 'cpp'; cuda runs on the GPU")
+    prefs.devices.cpp_standalone.openmp_threads = 0 if threads == 1 else int(threads)
+    if _is_cuda(dev):
+        from . import cuda
+
+        cuda.set_compute_capability(prefs, compute_capability)  # the makefile is written with it
+    loop_body = _emit_frame_loop(network, substrates, frame_duration, monitors)
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     shutil.copy(resources.files("brian_dream") / "cpp" / _HEADER, directory / _HEADER)
-    get_device().build(directory=str(directory), compile=False, run=False, with_output=False)
+    dev.build(directory=str(directory), compile=False, run=False, with_output=False)
+    _enclose_run(directory, network.name, loop_body)
+    if _is_cuda(dev):
+        from .cuda import patch_project
+
+        patch_project(directory, {obj.clock.name for obj in network.sorted_objects})
     _canonical_main(directory)
 
 
@@ -204,7 +269,7 @@ def _compile(directory):
 
 
 class StandaloneDriver(FrameDriver):
-    """Frames from a compiled cpp_standalone program (see the module docstring).
+    """Frames from a compiled cpp_standalone or brian2cuda program (see the module docstring).
 
     The substrates must have been created inside ``building_for(device)``. The
     program starts at the first frame (or `get_state`/`set_state`) and ends with
@@ -216,17 +281,26 @@ class StandaloneDriver(FrameDriver):
     ----------
     substrates : list of `~brian_dream.chip.substrate.Substrate`
     frame_duration, dt : `Quantity`
-    device : {"cpp"}
+    device : {"cpp", "cuda"}
     build_dir : str or Path, optional
         Cache folder (default `build_cache_dir`).
+    compute_capability : float, optional
+        cuda: the GPU architecture to compile for (default 9.0, H100/H200).
+    require_gpu : bool
+        cuda: stop with a `DeviceError` after building when no GPU is here (False: build
+        only, for compile tests and exports; starting the program then fails).
+    threads : int
+        cpp: OpenMP threads of the program (1: none); the counts equal one thread's (tested).
     monitors : list of `~brian_dream.devices.monitors.Monitor` or str, optional
         Brian2 monitors compiled into the program; the bridge sends what they recorded
         after every frame (see `brian_dream.devices.monitors`).
     """
 
-    def __init__(self, substrates, frame_duration, dt, device="cpp", build_dir=None, monitors=None):
+    def __init__(self, substrates, frame_duration, dt, device="cpp", build_dir=None, monitors=None,
+                 compute_capability=None, require_gpu=True, threads=1):
         if device != "cpp":
             check_device(device)
+        check_monitors(device, monitors)
         from brian2.devices.cpp_standalone.device import CPPStandaloneDevice
 
         if not isinstance(get_device(), CPPStandaloneDevice):
@@ -250,7 +324,7 @@ class StandaloneDriver(FrameDriver):
         root.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix="staging-", dir=root))
         try:
-            _generate(self.network, self._order, frame_duration, staging, self.monitors)
+            _generate(self.network, self._order, frame_duration, staging, self.monitors, compute_capability, threads)
             self.directory = root / f"{device}-{_tree_digest(staging)}"
             self.cached = (self.directory / "main").exists()
             if not self.cached:
@@ -270,6 +344,13 @@ class StandaloneDriver(FrameDriver):
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
         self.timings["setup"] += time.perf_counter() - t0
+        if device == "cuda" and require_gpu:
+            from .cuda import gpu_available
+
+            ok, why = gpu_available()
+            if not ok:
+                raise DeviceError(f"device 'cuda': the program is built ({self.directory}) but cannot run here: "
+                                  f"{why}. Run on a machine with an NVIDIA GPU, or use --device cpp")
 
     # -- the program's process ------------------------------------------------------
     def _start(self):
@@ -433,13 +514,14 @@ def _substrate_layout(sub):
     return out
 
 
-def export_project(substrates_factory, device, frame_duration, directory, readme=""):
+def export_project(substrates_factory, device, frame_duration, directory, readme="", compute_capability=None):
     """Write the standalone project of a network into ``directory`` (not compiled).
 
     ``substrates_factory()`` builds the substrates; it is called inside
     ``building_for(device)``. Besides Brian2's project the folder gets the bridge
     header, ``layout.json`` (array sizes and order), ``drive.py`` (a minimal host)
-    and ``README.md`` (``readme`` is put at its top). Returns the folder.
+    and ``README.md`` (``readme`` is put at its top). ``compute_capability``: the GPU
+    architecture of a cuda project (default 9.0). Returns the folder.
     """
     import json
 
@@ -451,7 +533,7 @@ def export_project(substrates_factory, device, frame_duration, directory, readme
     with building_for(device):
         substrates = substrates_factory()
         network = Network(*[o for s in substrates for o in s.objects], name="brian_dream_network")
-        _generate(network, substrates, frame_duration, directory)
+        _generate(network, substrates, frame_duration, directory, compute_capability=compute_capability)
         layout = {
             "frame_duration_s": float(frame_duration / second),
             "substrates": [_substrate_layout(s) for s in substrates],
@@ -461,16 +543,24 @@ def export_project(substrates_factory, device, frame_duration, directory, readme
     (directory / "layout.json").write_text(json.dumps(layout, indent=1))
     shutil.copy(resources.files("brian_dream") / "cpp" / "drive.py", directory / "drive.py")
     (directory / "README.md").write_text(readme + _EXPORT_README.format(
+        kind=_PROJECT_KIND[device], build=_BUILD_NEEDS[device],
         substrates="\n".join(f"- `{s['name']}`: {s['n_replicas']} replicas x {s['n_inputs']} input generators, "
                              f"{s['n_hidden']} hidden neurons" for s in layout["substrates"]),
         frame=layout["frame_duration_s"] * 1000))
     return directory
 
 
+_PROJECT_KIND = {"cpp": "Brian2's cpp_standalone project of the network (`main.cpp`",
+                 "cuda": "brian2cuda's CUDA project of the network (`main.cu`"}
+_BUILD_NEEDS = {"cpp": "make                     # needs g++ and make; -march=native: build where you run",
+                "cuda": "make                     # needs nvcc (CUDA 13: C++17) and the cuRAND link this "
+                        "machine's\n                             # build cache holds (see makefile); running needs an "
+                        "NVIDIA GPU"}
+
 _EXPORT_README = """
 ## What is here
 
-Brian2's cpp_standalone project of the network (`main.cpp`, `code_objects/`,
+{kind}, `code_objects/`,
 `static_arrays/`, `makefile`) with brian_dream's frame loop in `main()`:
 `frame_bridge.h` waits for a frame's input rates, runs {frame:g} ms of network time
 and returns the hidden neurons' spike counts, until the host says stop.
@@ -479,7 +569,7 @@ and returns the hidden neurons' spike counts, until the host says stop.
 
 ## Build and run
 
-    make                     # needs g++ and make; -march=native: build where you run
+    {build}
     python drive.py          # constant input rates for 20 frames, prints the spike counts
 
 `drive.py` is a complete host in 60 lines of numpy: copy it to connect your own

@@ -175,7 +175,8 @@ def export(config, directory, overrides=None):
               f"Exported by brian_dream {__version__} from the configuration in "
               f"`config.yaml` (seeds {config.experiment.seeds}, device {device}).\n")
     try:
-        path = export_project(lambda: _substrates(config), device, frame, directory, readme)
+        path = export_project(lambda: _substrates(config), device, frame, directory, readme,
+                              compute_capability=config.simulation.gpu_compute_capability)
     except FileExistsError as err:
         raise ConfigError(str(err)) from None
     (path / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))

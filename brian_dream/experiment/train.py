@@ -151,6 +151,10 @@ def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True, 
     # -- build everything before anything is written, so bad input leaves no folder;
     # on cpp/cuda the network is compiled here, once (or taken from the build cache)
     frame = parse_quantity(sim.frame_duration, ms)
+    if sim.device != "runtime":
+        from ..devices.standalone import check_monitors
+
+        check_monitors(sim.device, monitors)
     with building_for(sim.device):
         if config.substrate.network == "recurrent":
             substrates, model, policy = build_recurrent(config)
@@ -160,7 +164,8 @@ def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True, 
             substrates, model = build_networks(config, encoder)
             policy = _policy_readout(config)
         driver = make_driver(sim.device, substrates, frame, parse_quantity(sim.dt, ms), sim.codegen_target,
-                             monitors=monitors)
+                             monitors=monitors, compute_capability=sim.gpu_compute_capability,
+                             threads=sim.threads)
     recorder = driver.monitors.recorder
     games = VectorGames(config.env.id, exp.seeds, **config.env.kwargs)
     baseline = (RewardBaseline(len(exp.seeds), config.dream.baseline_decay)
