@@ -19,14 +19,31 @@ projected for ``--cores`` cores shared fairly between processes. Writes
 ``benchmarks/results/experiment_walltime.json``. Where a finished 2000-game run
 folder is given (``--measured NAME=RUN_DIR``), its recorded wall time is reported
 beside the projection.
+
+Measured in the same run:
+
+- the **ALE floor** of this machine: the experiment's real environment steps (both
+  conditions, every replica, no-op and play steps) at the emulator's own speed on
+  ``--cores`` processes (`brian_dream.envs.floor.ale_floor`), and the ratio of the
+  projected wall time (the two conditions side by side on ``--cores`` cores) to it;
+- **scaling** (``--scaling``): the no-dreaming loop's cost per agent-frame (one env step
+  of one replica, simulation and host) as replicas grow (``--scale-replicas``) and as the
+  network grows (``--scale-hidden`` neurons at 10 replicas), each point in a fresh
+  process, with its peak resident memory (host and compiled program) and so the memory
+  per replica.
 """
 
 import argparse
+import multiprocessing as mp
+import resource
 import sys
 import time
 from pathlib import Path
 
+import numpy as np
+
 from brian_dream import load_preset, train
+from brian_dream.envs.floor import ale_floor
 from brian_dream.experiment.protocols import board_time
 from brian_dream.runs import RunFolder, write_record
 
@@ -47,6 +64,51 @@ def time_protocol(preset, replicas, games, device="runtime"):
             "seconds_per_game": per_game,
             "split_s": {"simulation": t["simulation"], "environment": t["env"], "readout_learning": t["readout"],
                         "world_model": t["model"]}}
+
+
+def scaling_point(device, replicas, n_hidden, games):
+    """Cost per agent-frame and peak memory of the no-dreaming loop; meant to run in a fresh process
+    whose build is already in the cache (`_fresh` warms it up in another), so that the peak memory
+    of its child processes is the compiled program's, not the compiler's."""
+    overrides = {"experiment.seeds": list(range(replicas)), "agent.start_learning_game": 0,
+                 "simulation.device": device, "substrate.n_hidden": n_hidden}
+    if games == 0:  # the warm-up: compile
+        train("dynapse_pong", overrides={**overrides, "experiment.games": 1}, progress=False)
+        return None
+    result = train("dynapse_pong", overrides={**overrides, "experiment.games": games}, progress=False)
+    t, n = result.timings, result.timings["agent_frames"]
+    return {"replicas": replicas, "n_hidden": n_hidden, "games": games,
+            "ms_per_agent_frame": 1000 * (t["simulation"] + t["host"]) / n,
+            "simulation_ms_per_agent_frame": 1000 * t["simulation"] / n,
+            # the emulators' first (seeded) reset loads the ROM again: counted here, before the first frame
+            "env_ms_per_agent_frame_incl_first_reset": 1000 * t["env"] / n,
+            "peak_rss_mb_host": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            "peak_rss_mb_program": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
+
+
+def scaling(device, replicas_list, hidden_list, games):
+    """`scaling_point` over replicas (510 neurons) and network sizes (10 replicas), each in a fresh process."""
+    points = [(R, 510) for R in replicas_list] + [(10, h) for h in hidden_list if (10, h) not in
+                                                   [(R, 510) for R in replicas_list]]
+    rows = []
+    for R, h in points:
+        for g in (0, games):  # build in one process, measure in the next
+            with mp.get_context("spawn").Pool(1) as pool:
+                row = pool.apply(scaling_point, (device, R, h, g))
+        rows.append(row)
+        print(f"R={R:4d}, {h:5d} neurons: {row['ms_per_agent_frame']:.3f} ms per agent-frame "
+              f"(simulation {row['simulation_ms_per_agent_frame']:.3f}); "
+              f"peak memory {row['peak_rss_mb_host']:.0f} MB host + {row['peak_rss_mb_program']:.0f} MB program",
+              flush=True)
+    by_r = sorted((r for r in rows if r["n_hidden"] == 510), key=lambda r: r["replicas"])
+    memory = None
+    if len(by_r) >= 2:
+        R = np.array([r["replicas"] for r in by_r], float)
+        total = np.array([r["peak_rss_mb_host"] + r["peak_rss_mb_program"] for r in by_r])
+        slope, intercept = np.polyfit(R, total, 1)
+        memory = {"mb_per_replica": float(slope), "mb_fixed": float(intercept)}
+        print(f"memory: {slope:.2f} MB per replica + {intercept:.0f} MB fixed (host and program, 510 neurons)")
+    return {"points": rows, "memory_fit": memory}
 
 
 def makespan(durations, cores):
@@ -72,6 +134,12 @@ def main(argv=None):
     p.add_argument("--split-dreaming", type=int, default=1, metavar="K",
                    help="also time dreaming with its seeds split over K processes (default 1: not split)")
     p.add_argument("--cores", type=int, default=2, help="cores for the side-by-side projection (default 2)")
+    p.add_argument("--floor-seconds", type=float, default=5.0, help="seconds of the ALE floor measurement")
+    p.add_argument("--scaling", action="store_true", help="also measure the cost per agent-frame and memory "
+                   "as replicas and the network grow")
+    p.add_argument("--scale-replicas", type=int, nargs="+", default=[1, 10, 50, 100])
+    p.add_argument("--scale-hidden", type=int, nargs="+", default=[255, 510, 1020, 2040])
+    p.add_argument("--scale-games", type=int, default=3, help="games timed per scaling point")
     p.add_argument("--out", default=None,
                    help="output JSON (default: benchmarks/results/experiment_walltime[_DEVICE].json)")
     args = p.parse_args(argv)
@@ -109,6 +177,14 @@ def main(argv=None):
     print(f"whole experiment ({args.replicas} seeds x 2 conditions x {args.full_games} games): {total / 3600:.2f} h "
           f"sequential, {max(rows[k]['projected_full_s'] for k in PROTOCOLS) / 3600:.2f} h with the two conditions "
           f"on two cores; the board: {sum(rows[k]['board_reported_s'] for k in PROTOCOLS) / 3600:.0f} h")
+    floor = ale_floor(seconds=args.floor_seconds, processes=args.cores)
+    env_steps = sum(args.replicas * args.full_games * (cfg.env.noop_steps + cfg.env.play_steps)
+                    for cfg in (load_preset(p) for p in PROTOCOLS.values()))
+    floor_s = env_steps / floor["steps_per_s"]
+    print(f"ALE floor: {floor['steps_per_s']:.0f} env steps/s on {floor['processes']} processes -> "
+          f"{env_steps / 1e6:.2f} M steps in {floor_s / 60:.1f} min; the experiment projects to "
+          f"{side_by_side / floor_s:.1f} x that", flush=True)
+    scaled = scaling(args.device, args.scale_replicas, args.scale_hidden, args.scale_games) if args.scaling else None
     measured = {}
     for item in args.measured:
         name, _, run_dir = item.partition("=")
@@ -125,6 +201,11 @@ def main(argv=None):
         "split_dreaming": args.split_dreaming,
         "cores": args.cores,
         "projected_side_by_side_s": side_by_side,
+        "ale_floor": floor,
+        "experiment_env_steps": env_steps,
+        "ale_floor_experiment_s": floor_s,
+        "ratio_to_ale_floor": side_by_side / floor_s,
+        "scaling": scaled,
         "measured_runs": measured,
     }
     write_record(args.out, out)
