@@ -38,16 +38,20 @@ def overrides(args, games):
 
 
 def perf_tables(args):
-    """``(by process and library, by symbol)`` text tables from ``perf record`` of the CLI run."""
+    """``(by process and library, by symbol)`` text tables from ``perf record`` of the CLI run,
+    or ``(None, why not)``."""
     if shutil.which("perf") is None:
-        return None, None
+        return None, "perf is not installed here"
     cli = Path(sys.executable).with_name("brian-dream")
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "perf.data"
         cmd = ["perf", "record", "-F", "499", "-o", str(data), "--", str(cli), "train", "--preset", args.preset,
                "--seeds", str(args.seeds), "--games", str(args.games), "--device", args.device, "--quiet",
                "--set", "agent.start_learning_game=0"]
-        subprocess.run(cmd, check=True, capture_output=True)
+        done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode:
+            lines = (done.stderr.strip() or "no message").splitlines()
+            return None, f"perf record failed here ({lines[0]})"
 
         def report(sort, rows):
             out = subprocess.run(["perf", "report", "-i", str(data), "--stdio", "--no-children", "--sort", sort,
@@ -98,7 +102,7 @@ def main(argv=None):
         text += ["## perf: CPU share by process and library", "", "```", by_dso, "```", "",
                  "## perf: hottest symbols (all processes)", "", "```", by_symbol, "```", ""]
     else:
-        text += ["(perf is not installed here: no sampling profile of the compiled program.)", ""]
+        text += [f"({by_symbol}: no sampling profile of the compiled program.)", ""]
     text += ["## cProfile: host functions by own time", "", "```", host, "```", ""]
     out = Path(args.out or RESULTS / f"profile_{args.preset}_{args.device}.md")
     out.write_text("\n".join(text))

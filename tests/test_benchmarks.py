@@ -1,0 +1,59 @@
+"""The benchmark scripts' code paths, at a size CI can afford (their figures are the scripts' business)."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from brian_dream.devices.standalone import check_device
+from brian_dream.envs.floor import ale_floor
+from brian_dream.errors import DeviceError
+
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
+
+
+def _cpp_missing():
+    try:
+        check_device("cpp")
+    except DeviceError as err:  # pragma: no cover - machines without a C++ tool chain
+        return str(err)
+    return None
+
+
+def test_ale_floor_counts_steps_on_every_process():
+    floor = ale_floor(seconds=0.3, processes=2)
+    assert floor["processes"] == 2 and floor["env_id"] == "brian_dream/PongRAM-v0"
+    assert floor["steps_per_s"] > 100 and floor["steps_per_s"] == pytest.approx(2 * floor["steps_per_s_per_process"],
+                                                                                rel=0.5)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(_cpp_missing() is not None, reason=str(_cpp_missing()))
+def test_experiment_walltime_reports_the_floor_ratio_and_scaling(tmp_path):
+    out = tmp_path / "walltime.json"
+    subprocess.run([sys.executable, str(BENCHMARKS / "experiment_walltime.py"), "--device", "cpp", "--replicas", "2",
+                    "--games", "1", "--full-games", "10", "--floor-seconds", "0.3", "--scaling",
+                    "--scale-replicas", "1", "2", "--scale-hidden", "40", "--scale-games", "1", "--out", str(out)],
+                   check=True, capture_output=True, text=True)
+    record = json.loads(out.read_text())
+    steps = 2 * 2 * 10 * (20 + 100)  # conditions x replicas x games x (no-op + play steps)
+    assert record["experiment_env_steps"] == steps
+    assert record["ratio_to_ale_floor"] == pytest.approx(
+        record["projected_side_by_side_s"] / (steps / record["ale_floor"]["steps_per_s"]))
+    points = {(p["replicas"], p["n_hidden"]) for p in record["scaling"]["points"]}
+    assert points == {(1, 510), (2, 510), (10, 40)}
+    assert all(p["ms_per_agent_frame"] > 0 and p["peak_rss_mb_program"] > 0 for p in record["scaling"]["points"])
+    assert record["scaling"]["memory_fit"]["mb_per_replica"] is not None
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(_cpp_missing() is not None, reason=str(_cpp_missing()))
+def test_profile_writes_its_tables(tmp_path):
+    out = tmp_path / "profile.md"
+    subprocess.run([sys.executable, str(BENCHMARKS / "profile_experiment.py"), "--preset", "dynapse_pong",
+                    "--seeds", "1", "--games", "1", "--out", str(out)], check=True, capture_output=True, text=True)
+    text = out.read_text()
+    assert "## cProfile: host functions by own time" in text and "ncalls" in text
+    assert ("## perf: hottest symbols" in text) or ("no sampling profile of the compiled program" in text)
