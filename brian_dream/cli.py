@@ -338,13 +338,15 @@ def _cmd_show_config(args):
 def _cmd_presets(args):
     from .config import available_neuron_sets, available_presets, load_neuron_set, preset_data
 
+    presets, neuron_sets = available_presets(), available_neuron_sets()
+    width = max(map(len, presets + neuron_sets)) + 1
     print("experiment presets (models/*.yaml):")
-    for name in available_presets():
+    for name in presets:
         data, _ = preset_data(name)
-        print(f"  {name:16s} {data.get('description', '')}")
+        print(f"  {name:{width}s} {data.get('description', '')}")
     print("neuron parameter sets (models/neurons/*.yaml):")
-    for name in available_neuron_sets():
-        print(f"  {name:16s} model: {load_neuron_set(name)['model']}")
+    for name in neuron_sets:
+        print(f"  {name:{width}s} model: {load_neuron_set(name)['model']}")
 
 
 def _cmd_envs(args):

@@ -753,7 +753,7 @@ class Config:
         """Number of state variables the environment gives."""
         from .envs import env_state_size
 
-        return env_state_size(self.env.id)
+        return env_state_size(self.env.id, self.env.kwargs)
 
     def return_range(self):
         """``(low, high)``: the return one game can take, or None where it is not known.

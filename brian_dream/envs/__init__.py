@@ -1,6 +1,7 @@
 """Environments: Pong from RAM, a quick tracking task, and batches of them for the replicas."""
 
 import functools
+import json
 
 import gymnasium as gym
 import numpy as np
@@ -9,12 +10,19 @@ from ..errors import ConfigError
 
 __all__ = ["ENV_IDS", "check_env_id", "env_state_size", "env_action_count", "make_env", "make_vector_env", "VectorGames"]
 
-#: Environments brian_dream knows how to encode: id -> (entry point, state size, description).
+#: Environments brian_dream knows how to encode: id -> (entry point, state size, description);
+#: a size of None depends on the environment's kwargs (read from its observation space).
 ENV_IDS = {
     "brian_dream/PongRAM-v0": (
         "brian_dream.envs.pong:make_pong_ram",
         4,
         "ALE Pong, RAM[49,50,51,54], 3 actions, frameskip 4, sticky actions 0.25, difficulty 0 (both papers)",
+    ),
+    "brian_dream/PongPixels-v0": (
+        "brian_dream.envs.pixels:make_pong_pixels",
+        None,
+        "ALE Pong from black/white 210x160 frames randomly projected to latent_dim (default 4) variables "
+        "(Capone & Paolucci 3.4); kwargs latent_dim, projection_variance, projection_seed, threshold",
     ),
     "brian_dream/PaddleTrack-v0": (
         "brian_dream.envs.track:PaddleTrack",
@@ -38,10 +46,22 @@ def check_env_id(env_id):
         raise ConfigError(f"env.id: unknown environment {env_id!r}{hint}; available: {', '.join(ENV_IDS)}")
 
 
-def env_state_size(env_id):
-    """Number of state variables of environment ``env_id``."""
+def env_state_size(env_id, kwargs=None):
+    """Number of state variables of environment ``env_id`` made with ``kwargs``."""
     check_env_id(env_id)
-    return ENV_IDS[env_id][1]
+    size = ENV_IDS[env_id][1]
+    if size is None:
+        size = _observed_size(env_id, json.dumps(kwargs or {}, sort_keys=True))
+    return size
+
+
+@functools.lru_cache(maxsize=None)
+def _observed_size(env_id, kwargs_json):
+    env = make_env(env_id, **json.loads(kwargs_json))
+    try:
+        return int(np.prod(env.observation_space.shape))
+    finally:
+        env.close()
 
 
 @functools.lru_cache(maxsize=None)
@@ -141,6 +161,7 @@ class VectorGames:
         import pickle
 
         for k, env in enumerate(self.envs.envs):
+            _restore_seeded_wrappers(env, self.seeds[k])
             u = env.unwrapped
             obj = pickle.loads(state[f"env.{k}"].tobytes())
             if hasattr(u, "ale"):
@@ -151,3 +172,12 @@ class VectorGames:
 
     def close(self):
         self.envs.close()
+
+
+def _restore_seeded_wrappers(env, seed):
+    """Wrappers that derive something from the first seeded reset (`pixels.RandomProjection`) redo it:
+    a resumed game continues from its emulator state and is not reset."""
+    while isinstance(env, gym.Wrapper):
+        if hasattr(env, "restore_for_seed"):
+            env.restore_for_seed(seed)
+        env = env.env

@@ -290,8 +290,11 @@ def _players(config, session, encoder, policy, games, model, baseline, watch):
     real = RealGames(games, config.env.noop_steps, session, model, watch=watch,
                      model_frames="sequential" if board_reads else "parallel",
                      learn_on_noops=config.world_model.learn_on_noops)
+    # dreams stay in the real game's state range (RAM: 0-255; a random projection: unbounded)
+    space = games.envs.single_observation_space
     dream_env = (DreamVectorEnv(model, session, warmup_frames=dr.warmup_frames, clip_states=dr.clip_states,
-                                reset_network=dr.reset_network) if model is not None else None)
+                                reset_network=dr.reset_network, low=float(np.min(space.low)),
+                                high=float(np.max(space.high))) if model is not None else None)
     return Players(agent, real, dream_env, baseline)
 
 
