@@ -2,6 +2,7 @@
 
 import argparse
 import difflib
+import os
 import re
 import sys
 from pathlib import Path
@@ -582,6 +583,9 @@ def main(argv=None):
     except BrianDreamError as err:
         print(f"brian-dream: error: {one_line(err)}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # the reader went away (`brian-dream presets | head`): stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except OSError as err:  # a folder or file that cannot be read or written
         print(f"brian-dream: error: {one_line(err)}", file=sys.stderr)
         return 1

@@ -38,6 +38,21 @@ def _fresh_brian_names():
     yield
 
 
+def _cpp_missing():
+    from brian_dream.devices.standalone import check_device
+    from brian_dream.errors import DeviceError
+
+    try:
+        check_device("cpp")
+    except DeviceError as err:  # pragma: no cover - machines without a C++ tool chain
+        return str(err)
+    return None
+
+
+#: skip a test where the compiled device cannot build (no C++ compiler or make)
+needs_cpp = pytest.mark.skipif(_cpp_missing() is not None, reason=str(_cpp_missing()))
+
+
 def neuron_set(name):
     data = load_neuron_set(name)
     model = get_neuron_model(data["model"])

@@ -6,20 +6,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import needs_cpp
 
-from brian_dream.devices.standalone import check_device
 from brian_dream.envs.floor import ale_floor
-from brian_dream.errors import DeviceError
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
-
-
-def _cpp_missing():
-    try:
-        check_device("cpp")
-    except DeviceError as err:  # pragma: no cover - machines without a C++ tool chain
-        return str(err)
-    return None
 
 
 def test_ale_floor_counts_steps_on_every_process():
@@ -30,7 +21,7 @@ def test_ale_floor_counts_steps_on_every_process():
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(_cpp_missing() is not None, reason=str(_cpp_missing()))
+@needs_cpp
 def test_experiment_walltime_reports_the_floor_ratio_and_scaling(tmp_path):
     out = tmp_path / "walltime.json"
     subprocess.run([sys.executable, str(BENCHMARKS / "experiment_walltime.py"), "--device", "cpp", "--replicas", "2",
@@ -49,7 +40,7 @@ def test_experiment_walltime_reports_the_floor_ratio_and_scaling(tmp_path):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(_cpp_missing() is not None, reason=str(_cpp_missing()))
+@needs_cpp
 def test_profile_writes_its_tables(tmp_path):
     out = tmp_path / "profile.md"
     subprocess.run([sys.executable, str(BENCHMARKS / "profile_experiment.py"), "--preset", "dynapse_pong",

@@ -9,10 +9,9 @@ on the replicas beside it, and a checkpoint does not hold the stream: the two te
 
 import numpy as np
 import pytest
+from conftest import needs_cpp
 
 from brian_dream import train
-from brian_dream.devices.standalone import check_device
-from brian_dream.errors import DeviceError
 
 POISSON = {"encoder.spike_trains": "poisson", "env.play_steps": 10, "substrate.n_hidden": 60,
            "experiment.seeds": [0, 1], "experiment.games": 4}
@@ -56,16 +55,8 @@ def test_poisson_run_resumes_to_the_uninterrupted_numbers(tmp_path):
     np.testing.assert_array_equal(rest.weights, whole.weights)
 
 
-def _cpp_missing():
-    try:
-        check_device("cpp")
-    except DeviceError as err:  # pragma: no cover - machines without a C++ tool chain
-        return str(err)
-    return None
-
-
 @pytest.mark.slow
-@pytest.mark.skipif(_cpp_missing() is not None, reason=str(_cpp_missing()))
+@needs_cpp
 def test_poisson_on_cpp_gives_the_runtime_numbers():
     small = {"experiment.games": 2}
     runtime, cpp = run(**small), run(**small, **{"simulation.device": "cpp"})

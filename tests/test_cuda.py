@@ -135,12 +135,15 @@ def test_train_on_cuda_builds_then_stops_with_one_line_and_writes_nothing(tmp_pa
 
 @needs_toolchain
 def test_build_only_driver_takes_the_program_from_the_cache(build_cache):
+    """The second build of the same network is the cached program (the first is too, after the train test)."""
     config = as_config("dynapse_pong", AGENT)
-    with building_for("cuda"):
-        substrates, _ = build_networks(config, PopulationEncoder.from_config(config))
-        driver = StandaloneDriver(substrates, 10 * ms, 0.5 * ms, device="cuda", require_gpu=False)
-    assert driver.cached and (driver.directory / "main").is_file()
-    assert driver.directory.name.startswith("cuda-")
+    drivers = []
+    for _ in range(2):
+        with building_for("cuda"):
+            substrates, _ = build_networks(config, PopulationEncoder.from_config(config))
+            drivers.append(StandaloneDriver(substrates, 10 * ms, 0.5 * ms, device="cuda", require_gpu=False))
+    assert drivers[1].cached and drivers[1].directory == drivers[0].directory
+    assert (drivers[1].directory / "main").is_file() and drivers[1].directory.name.startswith("cuda-")
 
 
 @needs_toolchain

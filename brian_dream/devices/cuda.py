@@ -154,7 +154,7 @@ def configure_prefs(prefs, cache_root):
     backend.detect_gpus = False
     backend.gpu_id = 0
     set_compute_capability(prefs, None)
-    backend.extra_compile_args_nvcc = [a for a in saved["extra_compile_args_nvcc"] if not a.startswith("-I")] + [
+    backend.extra_compile_args_nvcc = [a for a in saved["extra_compile_args_nvcc"] if a != f"-I{include}"] + [
         f"-I{include}"]
     prefs.codegen.cpp.library_dirs = saved["library_dirs"] + [lib]
     prefs.codegen.cpp.runtime_library_dirs = saved["runtime_library_dirs"] + [lib]
