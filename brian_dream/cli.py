@@ -23,6 +23,8 @@ _EPILOG = """examples:
   brian-dream show-config --preset dynapse_pong       # every value, with defaults
   brian-dream presets                                 # presets and neuron parameter sets
   brian-dream chip-config --preset board_dream --out board_dream.json   # every core's 25 DYNAP-SE1 biases
+  brian-dream autoencoder --game Boxing                # the frame autoencoder of the boxing_pixels presets
+  brian-dream dream-movie runs/RUN                     # a pixel run's dream as frames (PNG strip, GIF)
 """
 
 
@@ -219,6 +221,40 @@ def build_parser():
                                    "unverified) or your own copy given with --table.")
     p.add_argument("runs", nargs="+", metavar="RUN_DIR")
     p.add_argument("--table", default=None, metavar="YAML", help="per-event energy table (default: the shipped one)")
+
+    p = sub.add_parser("autoencoder", help="train (and cache) the frame autoencoder whose code is a pixel game's state",
+                       description="Collect frames of a game under a random policy and train the autoencoder "
+                                   "33600-128-64-36-64-128-33600 (Capone & Paolucci 3.4.2) with scikit-learn "
+                                   "(pip install 'brian_dream[pixels]'). The weights are cached by game, frames, seed "
+                                   "and settings ($BRIAN_DREAM_AUTOENCODER_CACHE or ~/.cache/brian_dream/autoencoders), "
+                                   "where brian_dream/BoxingPixels-v0 (and PongPixels-v0 with latent: autoencoder) "
+                                   "find them. Prints the reconstruction error.")
+    p.add_argument("--game", default="Boxing", choices=("Boxing", "Pong"), help="default: %(default)s")
+    p.add_argument("--frames", type=_positive, default=10000, help="random-policy frames (default: %(default)s)")
+    p.add_argument("--seed", type=int, default=0, help="default: %(default)s")
+    p.add_argument("--frame-mode", choices=("grey", "bw"), default=None,
+                   help="grey levels or black/white (default: grey for Boxing, bw for Pong)")
+    p.add_argument("--threshold", type=int, default=100, help="grey level of the bw mode (default: %(default)s)")
+    p.add_argument("--hidden", type=_seed_list, default=None, metavar="H1,H2,...",
+                   help="hidden layers, mirrored, code in the middle (default: 128,64,36,64,128)")
+    p.add_argument("--activation", choices=("tanh", "relu", "logistic"), default="tanh", help="default: %(default)s")
+    p.add_argument("--epochs", type=_positive, default=30, help="default: %(default)s")
+    p.add_argument("--batch-size", type=_positive, default=100, help="default: %(default)s")
+    p.add_argument("--learning-rate", type=float, default=1e-3, help="Adam's step (default: %(default)s)")
+    p.add_argument("--force", action="store_true", help="train again even if the cache has this autoencoder")
+
+    p = sub.add_parser("dream-movie", help="the world model's dream beside the real game, as frames: PNG strip and GIF",
+                       description="Read a finished pixel run's dream_vs_real.npz (its last real game and the world "
+                                   "model's dream along the same actions) and draw, per replica, the real frames, the "
+                                   "predicted frames (the autoencoder's decoder of the dreamt latents) and the real "
+                                   "frame whose latent is nearest to the dreamt one (for the random projection, "
+                                   "which has no decoder). Writes dream_<replica>.png and .gif into --out.")
+    p.add_argument("run", metavar="RUN_DIR")
+    p.add_argument("--out", default=None, metavar="DIR", help="default: RUN_DIR/dreams")
+    p.add_argument("--replicas", type=_seed_list, default=None, metavar="K1,K2,...",
+                   help="replica indices (default: all)")
+    p.add_argument("--steps", type=_positive, default=None, help="frames shown (default: all the dream's)")
+    p.add_argument("--strip-every", type=_positive, default=5, help="one strip column every N steps (default: %(default)s)")
     return parser
 
 
@@ -319,6 +355,36 @@ def _cmd_energy(args):
         print("  " + _energy_line(energy))
 
 
+def _cmd_autoencoder(args):
+    from .envs.autoencoder import ARCHITECTURE, AutoencoderSpec, autoencoder_cache, load_autoencoder, train_autoencoder
+
+    frame_mode = args.frame_mode or ("grey" if args.game == "Boxing" else "bw")
+    spec = AutoencoderSpec(game=args.game, frames=args.frames, seed=args.seed, frame_mode=frame_mode,
+                           threshold=args.threshold, hidden=tuple(args.hidden or ARCHITECTURE[1:-1]),
+                           activation=args.activation, epochs=args.epochs, batch_size=args.batch_size,
+                           learning_rate=args.learning_rate)
+    path = autoencoder_cache() / spec.file_name()
+    if path.is_file() and not args.force:
+        ae = load_autoencoder(spec)
+        print(f"{path}: already trained (--force trains it again)")
+    else:
+        ae = train_autoencoder(spec)
+        print(f"{path}: trained")
+    r = ae.record
+    print(f"reconstruction error per pixel: train {r['train_mse']:.5f}, held out {r['test_mse']:.5f} (mean squared; "
+          f"the mean frame alone: {r['mean_frame_test_mse']:.5f}); "
+          f"{100 * r['test_pixel_error']:.2f} % of held-out pixels off; {r['seconds']:.0f} s, {r['library']}")
+
+
+def _cmd_dream_movie(args):
+    from .studies.dream_movies import write_dream_movies
+
+    run = _run_dir(args.run)
+    out = Path(args.out) if args.out else run / "dreams"
+    for path in write_dream_movies(run, out, replicas=args.replicas, steps=args.steps, strip_every=args.strip_every):
+        print(path)
+
+
 def _cmd_export(args):
     from .experiment import export
 
@@ -354,7 +420,8 @@ def _cmd_envs(args):
     from .envs import ENV_IDS
 
     for env_id, (_, n, doc) in ENV_IDS.items():
-        print(f"{env_id:28s} {n} state variables; {doc}")
+        size = f"{n} state variables" if n is not None else "state size set by its kwargs"
+        print(f"{env_id:29s} {size}; {doc}")
 
 
 def _cmd_neuron(args):
@@ -567,6 +634,8 @@ _COMMANDS = {
     "report": _cmd_compare,
     "compare": _cmd_compare,
     "energy": _cmd_energy,
+    "autoencoder": _cmd_autoencoder,
+    "dream-movie": _cmd_dream_movie,
 }
 
 

@@ -761,8 +761,10 @@ class Config:
         Pong: -21..21 (a match ends at 21 points); PaddleTrack: -1..+1 per agent step.
         Figures clip their ± SD bands to it.
         """
-        if self.env.id == "brian_dream/PongRAM-v0":
+        if self.env.id in ("brian_dream/PongRAM-v0", "brian_dream/PongPixels-v0"):
             return (-21.0, 21.0)
+        if self.env.id == "brian_dream/BoxingPixels-v0":  # a knock-out ends the bout at 100 punches
+            return (-100.0, 100.0)
         if self.env.id == "brian_dream/PaddleTrack-v0":
             return (-float(self.env.play_steps), float(self.env.play_steps))
         return None
@@ -794,7 +796,7 @@ class Config:
     def n_actions(self):
         from .envs import env_action_count
 
-        return env_action_count(self.env.id)
+        return env_action_count(self.env.id, self.env.kwargs)
 
     def model_neuron_and_params(self):
         """Neuron model and resolved parameters of the world-model network.

@@ -195,7 +195,7 @@ def learning_curve_figure(runs, window=50, path=None, title=None, reference=None
     return fig
 
 
-def dream_vs_real_figure(comparison, replica=0, names=None, path=None):
+def dream_vs_real_figure(comparison, replica=0, names=None, path=None, max_states=6):
     """A dream next to the real game it replays: states and rewards over steps.
 
     Parameters
@@ -204,12 +204,14 @@ def dream_vs_real_figure(comparison, replica=0, names=None, path=None):
         As returned by `brian_dream.experiment.dream_vs_real`.
     replica : int
     names : list of str, optional
-        State variable names (default: Pong's ball x, CPU paddle y, player paddle y, ball y).
+        State variable names (default: ξ0, ξ1, ...).
+    max_states : int
+        Panels for at most this many state variables (the first ones; a 36-d latent has too many).
     """
 
     real, dream = comparison["real_states"][:, replica], comparison["dream_states"][:, replica]
-    names = names or ["ball x", "CPU paddle y", "player paddle y", "ball y"]
-    n = real.shape[1]
+    names = names or [f"ξ{k}" for k in range(real.shape[1])]
+    n = min(real.shape[1], max_states)
     fig = new_figure(figsize=(3.2 * (n + 1), 3))
     axes = fig.subplots(1, n + 1)
     for k in range(n):

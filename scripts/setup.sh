@@ -36,7 +36,8 @@ echo "setup: using $PY ($("$PY" --version 2>&1))"
 rm -rf .venv
 "$PY" -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
-# [cuda] brings cuRAND, so that the CUDA build tests run wherever nvcc is installed
-.venv/bin/python -m pip install --quiet -e ".[test,cuda]"
+# [cuda] brings cuRAND, so that the CUDA build tests run wherever nvcc is installed; [pixels]
+# scikit-learn, so that the autoencoder tests run
+.venv/bin/python -m pip install --quiet -e ".[test,cuda,pixels]"
 touch .venv/.installed
 echo "setup: ready (.venv)"

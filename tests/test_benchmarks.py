@@ -48,3 +48,15 @@ def test_profile_writes_its_tables(tmp_path):
     text = out.read_text()
     assert "## cProfile: host functions by own time" in text and "ncalls" in text
     assert ("## perf: hottest symbols" in text) or ("no sampling profile of the compiled program" in text)
+
+
+def test_pixel_throughput_measures_every_stage(tmp_path):
+    out = tmp_path / "pixels.json"
+    env = {**__import__("os").environ, "BRIAN_DREAM_AUTOENCODER_CACHE": str(tmp_path / "none")}
+    subprocess.run([sys.executable, str(BENCHMARKS / "pixels.py"), "--games", "Pong", "--seconds", "0.05", "--out",
+                    str(out)], check=True, capture_output=True, text=True, env=env)
+    pong = json.loads(out.read_text())["games"]["Pong"]
+    for key in ("ale_frames_per_s", "preprocess_frames_per_s", "projection_4_frames_per_s",
+                "projection_36_frames_per_s", "env_random_steps_per_s"):
+        assert pong[key] > 0
+    assert "brian-dream autoencoder --game Pong" in pong["encoder"]  # no cached autoencoder: said, not measured

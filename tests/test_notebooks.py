@@ -296,3 +296,16 @@ def test_reservoir_during_pong():
     assert check["active"] > 100 and 0.3 < check["cv"] < 2
     assert images(nb) >= 3
     assert "dpi_dynapse1: model" in text_output(nb) and "lif_capone: model" in text_output(nb)
+
+
+def test_dreams_from_pixels(tmp_path, monkeypatch):
+    monkeypatch.setenv("BRIAN_DREAM_AUTOENCODER_CACHE", str(tmp_path / "autoencoders"))  # the kernel inherits it
+    nb, check = run_notebook(
+        "06_dreams_from_pixels.ipynb",
+        {"games": 1, "seeds": [0], "agent_hidden": 20, "model_hidden": 20, "play_steps": 8, "dream_length": 6,
+         "bank_frames": 50, "ae_frames": 200, "ae_hidden": [16, 4, 16], "ae_epochs": 2, "out": str(tmp_path / "runs")},
+        check="{'pong': str(pong.run_dir), 'boxing': str(boxing.run_dir), 'code': int(ae.code_size)}")
+    assert check["code"] == 4 and len(list((tmp_path / "autoencoders").glob("Boxing-f200-*.npz"))) == 1
+    for run in (check["pong"], check["boxing"]):
+        assert (Path(run) / "dreams" / "dream_0.png").is_file() and (Path(run) / "dreams" / "dream_0.gif").is_file()
+    assert images(nb) >= 2 and "held-out squared error per pixel" in text_output(nb)

@@ -165,6 +165,14 @@ def _check_brian_dream(argv, cmd):
             return True
         if args.command in ("presets", "envs"):
             return True
+        if args.command == "autoencoder":
+            from brian_dream.envs.autoencoder import AutoencoderSpec
+
+            AutoencoderSpec(game=args.game, frames=args.frames, seed=args.seed)  # minutes of training: not run
+            return False
+        if args.command == "dream-movie":
+            _existing(args.run, cmd, "run folder")
+            return False
     except BrianDreamError as err:
         raise NotRunnable(f"{cmd}\n  brian-dream: error: {err}") from None
     raise NotRunnable(f"{cmd}\n  test_readme does not know how to check 'brian-dream {args.command}'")

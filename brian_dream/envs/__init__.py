@@ -1,4 +1,4 @@
-"""Environments: Pong from RAM, a quick tracking task, and batches of them for the replicas."""
+"""Environments: Pong from RAM, Pong and Boxing from pixels, a quick tracking task, and batches of them."""
 
 import functools
 import json
@@ -8,7 +8,7 @@ import numpy as np
 
 from ..errors import ConfigError
 
-__all__ = ["ENV_IDS", "check_env_id", "env_state_size", "env_action_count", "make_env", "make_vector_env", "VectorGames"]
+__all__ = ["ENV_IDS", "check_env_id", "env_state_size", "state_names", "env_action_count", "make_env", "make_vector_env", "VectorGames"]
 
 #: Environments brian_dream knows how to encode: id -> (entry point, state size, description);
 #: a size of None depends on the environment's kwargs (read from its observation space).
@@ -22,7 +22,16 @@ ENV_IDS = {
         "brian_dream.envs.pixels:make_pong_pixels",
         None,
         "ALE Pong from black/white 210x160 frames randomly projected to latent_dim (default 4) variables "
-        "(Capone & Paolucci 3.4); kwargs latent_dim, projection_variance, projection_seed, threshold",
+        "(Capone & Paolucci 3.4.1); kwargs latent (random, autoencoder), latent_dim, projection_variance, "
+        "projection_seed, frame_mode, threshold, autoencoder_frames, autoencoder_seed, autoencoder_epochs, "
+        "autoencoder_hidden",
+    ),
+    "brian_dream/BoxingPixels-v0": (
+        "brian_dream.envs.pixels:make_boxing_pixels",
+        None,
+        "ALE Boxing from grey 210x160 frames through an autoencoder's 36-d code (Capone & Paolucci 3.4.2; "
+        "`brian-dream autoencoder` trains it), 18 actions; latent: random for the random-projection control; "
+        "kwargs as PongPixels-v0",
     ),
     "brian_dream/PaddleTrack-v0": (
         "brian_dream.envs.track:PaddleTrack",
@@ -55,6 +64,15 @@ def env_state_size(env_id, kwargs=None):
     return size
 
 
+def state_names(env_id):
+    """Readable names of the state variables of ``env_id`` (figures), or None where they are latents."""
+    if env_id == "brian_dream/PongRAM-v0":
+        from .pong import PONG_STATE_NAMES
+
+        return [n.replace("_", " ") for n in PONG_STATE_NAMES]
+    return None
+
+
 @functools.lru_cache(maxsize=None)
 def _observed_size(env_id, kwargs_json):
     env = make_env(env_id, **json.loads(kwargs_json))
@@ -64,11 +82,15 @@ def _observed_size(env_id, kwargs_json):
         env.close()
 
 
-@functools.lru_cache(maxsize=None)
-def env_action_count(env_id):
-    """Number of actions of environment ``env_id``, read from its (discrete) action space."""
+def env_action_count(env_id, kwargs=None):
+    """Number of actions of environment ``env_id`` made with ``kwargs``, read from its (discrete) action space."""
     check_env_id(env_id)
-    env = gym.make(env_id)
+    return _action_count(env_id, json.dumps(kwargs or {}, sort_keys=True))
+
+
+@functools.lru_cache(maxsize=None)
+def _action_count(env_id, kwargs_json):
+    env = make_env(env_id, **json.loads(kwargs_json))
     try:
         space = env.action_space
     finally:

@@ -1,49 +1,84 @@
-"""Atari frames as the state: black/white pixels, randomly projected to a few latent variables.
+"""Atari frames as the state: pixels reduced to a few latent variables, random or learnt.
 
 Capone & Paolucci (§3.4) extend the method beyond RAM: Pong from black/white 210 × 160
 frames (33,600 pixels) projected to D = 4 world variables, ``ξ = F x`` with ``F`` drawn
-from a Gaussian of mean 0 and variance 0.1 and kept fixed. Here:
+from a Gaussian of mean 0 and variance 0.1 and kept fixed; Boxing from pixels through the
+36-d code of an autoencoder, ``ξ = G(x)``. Here:
 
-- `BlackWhiteFrames` turns ALE's greyscale frame into 33,600 values in {0, 1}: a pixel is
-  white when brighter than ``threshold`` (Pong's background is grey level 87; its walls,
-  paddles, ball and score 147-236).
+- `PixelFrames` turns ALE's greyscale frame into 33,600 values in [0, 1]: black/white
+  (``"bw"``, a pixel is white when brighter than ``threshold``; Pong's background is grey
+  level 87, its walls, paddles, ball and score 147-236) or grey levels (``"grey"``: Boxing's
+  boxers are black (0) and white (214) on a grey ring (132), which one threshold cannot keep).
 - `RandomProjection` maps that vector to ``latent_dim`` values with its own ``F``: drawn
   at a seeded reset from ``(projection_seed, the reset's seed)``, so every replica
   (each seeds its game once, `brian_dream.envs.VectorGames`) has a matrix of its own, the
   same on every run and resume (the matrix is a function of the seeds, not saved).
-- `make_pong_pixels` is ``brian_dream/PongPixels-v0``: the papers' Pong (frameskip 4,
-  sticky actions 0.25, difficulty 0, 3 actions) seen through both wrappers. The world
-  model predicts the same latent the agent sees, so dreams live in that space.
-
-Not here yet (issue 20): the autoencoder latent for Boxing, presets and results, and
-decoded dreams.
+- `AutoencoderLatent` maps it to the code of a trained autoencoder
+  (`brian_dream.envs.autoencoder`, shared by every replica; ``brian-dream autoencoder``
+  trains and caches it).
+- `make_pixels` puts the game, the frames and the latent together:
+  ``brian_dream/PongPixels-v0`` (the papers' Pong: frameskip 4, sticky actions 0.25,
+  difficulty 0, 3 actions; random latent by default) and ``brian_dream/BoxingPixels-v0``
+  (18 actions; autoencoder latent by default). Both are observation wrappers, so the world
+  model learns, and dreams in, the latent the agent sees.
 """
+import functools
 
 import gymnasium as gym
 import numpy as np
 
+from .autoencoder import ARCHITECTURE
 from .pong import PONG_ACTIONS
 
-__all__ = ["BlackWhiteFrames", "RandomProjection", "make_pong_pixels", "FRAME_SHAPE"]
+__all__ = ["preprocess_frame", "PixelFrames", "BlackWhiteFrames", "RandomProjection", "AutoencoderLatent",
+           "make_pixels", "make_pong_pixels", "make_boxing_pixels", "last_frames", "FRAME_SHAPE"]
 
 #: ALE's full frame, rows x columns
 FRAME_SHAPE = (210, 160)
 
 
-class BlackWhiteFrames(gym.ObservationWrapper):
-    """Greyscale frame ``uint8[210, 160]`` -> ``float32[33600]`` of 0 and 1 (brighter than ``threshold``)."""
+def preprocess_frame(frame, mode="bw", threshold=100):
+    """ALE's greyscale frame ``uint8[210, 160]`` -> ``float32[33600]``.
 
-    def __init__(self, env, threshold=100):
+    ``mode`` ``"bw"``: 1 where brighter than ``threshold``, else 0 (the papers' black/white
+    Pong); ``"grey"``: the grey level / 255 (Boxing, whose two boxers are black and white on
+    a grey ring, so that no single threshold keeps both).
+    """
+    flat = np.asarray(frame).reshape(-1)
+    if mode == "bw":
+        return (flat > threshold).astype(np.float32)
+    if mode == "grey":
+        return flat.astype(np.float32) / 255.0
+    raise ValueError(f"frame mode must be 'bw' or 'grey', got {mode!r}")
+
+
+class PixelFrames(gym.ObservationWrapper):
+    """Greyscale frame ``uint8[210, 160]`` -> ``float32[33600]`` in [0, 1] (`preprocess_frame`).
+
+    ``last_frame`` keeps the latest one (what a dream movie shows as the real frame).
+    """
+
+    def __init__(self, env, mode="bw", threshold=100):
         super().__init__(env)
         shape = env.observation_space.shape
         if shape != FRAME_SHAPE:
-            raise ValueError(f"BlackWhiteFrames needs ALE's full greyscale frame {FRAME_SHAPE}, got {shape} "
+            raise ValueError(f"{type(self).__name__} needs ALE's full greyscale frame {FRAME_SHAPE}, got {shape} "
                              "(obs_type='grayscale', no resizing)")
-        self.threshold = int(threshold)
+        preprocess_frame(np.zeros(FRAME_SHAPE, np.uint8), mode, threshold)  # a bad mode fails here
+        self.mode, self.threshold = mode, int(threshold)
         self.observation_space = gym.spaces.Box(0.0, 1.0, (FRAME_SHAPE[0] * FRAME_SHAPE[1],), np.float32)
+        self.last_frame = None
 
     def observation(self, frame):
-        return (np.asarray(frame).reshape(-1) > self.threshold).astype(np.float32)
+        self.last_frame = preprocess_frame(frame, self.mode, self.threshold)
+        return self.last_frame
+
+
+class BlackWhiteFrames(PixelFrames):
+    """`PixelFrames` in black/white: 1 where brighter than ``threshold`` (Pong's background is 87)."""
+
+    def __init__(self, env, threshold=100):
+        super().__init__(env, "bw", threshold)
 
 
 class RandomProjection(gym.ObservationWrapper):
@@ -83,24 +118,98 @@ class RandomProjection(gym.ObservationWrapper):
         return (self.matrix @ np.asarray(x, float)).astype(np.float32)
 
 
-class _PongActions(gym.ActionWrapper):
-    """The papers' three actions: NOOP, RIGHT (paddle up), LEFT (paddle down)."""
+class AutoencoderLatent(gym.ObservationWrapper):
+    """``x -> G(x)``: the code of a trained frame autoencoder (`~brian_dream.envs.autoencoder`).
 
-    def __init__(self, env):
+    The observation space is the code's range (``[-1, 1]`` for the default ``tanh``).
+    """
+
+    def __init__(self, env, autoencoder):
         super().__init__(env)
-        self.action_space = gym.spaces.Discrete(len(PONG_ACTIONS))
+        self.autoencoder = autoencoder
+        low, high = autoencoder.code_range
+        self.latent_dim = autoencoder.code_size
+        self.observation_space = gym.spaces.Box(low, high, (self.latent_dim,), np.float32)
+
+    def observation(self, x):
+        return self.autoencoder.encode(x)
+
+
+class _GameActions(gym.ActionWrapper):
+    """Agent action ``k`` is ALE action ``actions[k]`` (Pong: the papers' NOOP, RIGHT, LEFT)."""
+
+    def __init__(self, env, actions):
+        super().__init__(env)
+        self.actions = tuple(actions)
+        self.action_space = gym.spaces.Discrete(len(self.actions))
 
     def action(self, action):
-        return PONG_ACTIONS[int(action)]
+        return self.actions[int(action)]
 
 
-def make_pong_pixels(latent_dim=4, projection_variance=0.1, projection_seed=0, threshold=100,
-                     repeat_action_probability=0.25, difficulty=0, frameskip=4, **kwargs):
-    """``ALE/Pong-v5`` frames (greyscale, full size), black/white, randomly projected to ``latent_dim``."""
+@functools.lru_cache(maxsize=8)
+def _cached_autoencoder(spec):
+    # one copy of the weights (about 35 MB) for every replica's game
+    from .autoencoder import load_autoencoder
+
+    return load_autoencoder(spec)
+
+
+def make_pixels(game, latent="random", latent_dim=4, projection_variance=0.1, projection_seed=0, frame_mode="bw",
+                threshold=100, autoencoder_frames=10000, autoencoder_seed=0, autoencoder_epochs=30,
+                autoencoder_hidden=ARCHITECTURE[1:-1], repeat_action_probability=0.25, difficulty=0, frameskip=4, **kwargs):
+    """An Atari game seen through its frames' latent state.
+
+    Parameters
+    ----------
+    game : str
+        ``"Pong"`` (the papers' three actions) or ``"Boxing"`` (all 18).
+    latent : str
+        ``"random"``: `RandomProjection` to ``latent_dim`` variables; ``"autoencoder"``: the
+        code of the cached autoencoder trained on ``autoencoder_frames`` random-policy frames
+        of this game with ``autoencoder_seed``, ``autoencoder_epochs`` and hidden layers
+        ``autoencoder_hidden`` (`AutoencoderLatent`; its code size, 36 by default, is the
+        state size, and ``latent_dim`` is not used).
+    frame_mode, threshold
+        Frame preprocessing (`preprocess_frame`).
+    """
     import ale_py
 
+    from .autoencoder import GAMES, AutoencoderSpec
+
+    if game not in GAMES:
+        raise ValueError(f"unknown game {game!r}; available: {', '.join(GAMES)}")
+    if latent not in ("random", "autoencoder"):
+        raise ValueError(f"latent must be 'random' or 'autoencoder', got {latent!r}")
     gym.register_envs(ale_py)
-    env = gym.make("ALE/Pong-v5", obs_type="grayscale", frameskip=frameskip,
+    env = gym.make(GAMES[game], obs_type="grayscale", frameskip=frameskip,
                    repeat_action_probability=repeat_action_probability, difficulty=difficulty, **kwargs)
-    env = BlackWhiteFrames(_PongActions(env), threshold)
-    return RandomProjection(env, latent_dim, projection_variance, projection_seed)
+    if game == "Pong":
+        env = _GameActions(env, PONG_ACTIONS)
+    env = PixelFrames(env, frame_mode, threshold)
+    if latent == "random":
+        return RandomProjection(env, latent_dim, projection_variance, projection_seed)
+    spec = AutoencoderSpec(game=game, frames=int(autoencoder_frames), seed=int(autoencoder_seed),
+                           frame_mode=frame_mode, threshold=int(threshold), epochs=int(autoencoder_epochs),
+                           hidden=tuple(autoencoder_hidden))
+    return AutoencoderLatent(env, _cached_autoencoder(spec))
+
+
+def make_pong_pixels(latent="random", latent_dim=4, frame_mode="bw", **kwargs):
+    """``ALE/Pong-v5`` frames (greyscale, full size), black/white, randomly projected to ``latent_dim`` (`make_pixels`)."""
+    return make_pixels("Pong", latent=latent, latent_dim=latent_dim, frame_mode=frame_mode, **kwargs)
+
+
+def make_boxing_pixels(latent="autoencoder", latent_dim=36, frame_mode="grey", **kwargs):
+    """``ALE/Boxing-v5`` frames (grey levels, full size) through the autoencoder's 36-d code (`make_pixels`)."""
+    return make_pixels("Boxing", latent=latent, latent_dim=latent_dim, frame_mode=frame_mode, **kwargs)
+
+
+def last_frames(envs):
+    """The latest preprocessed frame of each game in a vector env (``None`` for a game without frames)."""
+    out = []
+    for env in envs:
+        while isinstance(env, gym.Wrapper) and not isinstance(env, PixelFrames):
+            env = env.env
+        out.append(env.last_frame if isinstance(env, PixelFrames) else None)
+    return out

@@ -86,5 +86,7 @@ def close_records(run, meta, config, metrics, timings, ledger, event_totals, fir
                           title=f"{config.env.id} · {exp.name} · {len(seeds)} seeds",
                           return_range=config.return_range())
     if comparison is not None:
-        np.savez(run.path / "dream_vs_real.npz", **comparison)
-        dream_vs_real_figure(comparison, path=run.path / "dream_vs_real.png")
+        np.savez_compressed(run.path / "dream_vs_real.npz", **comparison)
+        from ..envs import state_names
+
+        dream_vs_real_figure(comparison, names=state_names(config.env.id), path=run.path / "dream_vs_real.png")

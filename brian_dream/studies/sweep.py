@@ -258,12 +258,13 @@ def split_batch(batch_dir, index, n_parts, label, preset, overrides, run_root):
     run.write_metrics(rows)
     comparison = Path(batch_dir) / "dream_vs_real.npz"
     if comparison.is_file():
+        from ..envs import state_names
         from ..plots import dream_vs_real_figure
 
         with np.load(comparison) as f:
             part = {k: f[k][:, index * S:(index + 1) * S] for k in f.files}
-        np.savez(path / "dream_vs_real.npz", **part)
-        dream_vs_real_figure(part, path=path / "dream_vs_real.png")
+        np.savez_compressed(path / "dream_vs_real.npz", **part)
+        dream_vs_real_figure(part, names=state_names(config.env.id), path=path / "dream_vs_real.png")
     learning_curve_figure({label: read_metrics(path)}, window=config.experiment.curve_window,
                           path=path / "learning_curve.png",
                           title=f"{config.env.id} · {label} · {S} seeds (batch of {n_parts})",
