@@ -8,6 +8,7 @@ from pathlib import Path
 import brian2
 import numpy as np
 from brian2 import ms
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from ..devices import building_for, make_driver
@@ -189,7 +190,10 @@ def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True, 
     bar = _ProgressBar(exp, first_game, log.count_s, enabled=progress)
     comparison = None
     try:
-        with driver.open(ledger.counter, accumulate=sim.count_window == "since_last_read") as session:
+        # one BLAS thread: the loop's products are small, and a multithreaded BLAS beside a second run
+        # on the same cores spins (a 36 x 33600 projection ran 6.6x slower so on 2 cores)
+        with (threadpool_limits(limits=1, user_api="blas"),
+              driver.open(ledger.counter, accumulate=sim.count_window == "since_last_read") as session):
             players = _players(config, session, encoder, policy, games, model, baseline, watch)
             players.on_phase = lambda phase: recorder.set_context(recorder.game, phase)
             checkpoint = _checkpoint(session, games, policy=policy, model=model, baseline=baseline, events=ledger)
