@@ -240,7 +240,7 @@ def build_parser():
     p.add_argument("--activation", choices=("tanh", "relu", "logistic"), default="tanh", help="default: %(default)s")
     p.add_argument("--epochs", type=_positive, default=30, help="default: %(default)s")
     p.add_argument("--batch-size", type=_positive, default=100, help="default: %(default)s")
-    p.add_argument("--learning-rate", type=float, default=1e-3, help="Adam's step (default: %(default)s)")
+    p.add_argument("--learning-rate", type=float, default=3e-4, help="Adam's step (default: %(default)s)")
     p.add_argument("--force", action="store_true", help="train again even if the cache has this autoencoder")
 
     p = sub.add_parser("dream-movie", help="the world model's dream beside the real game, as frames: PNG strip and GIF",

@@ -68,6 +68,9 @@ WORLD_MODEL_FEATURES = READOUT_FEATURES
 
 #: CAM (fan-in) entries per neuron on DYNAP-SE1.
 CHIP_CAM_SLOTS = 64
+#: Distinct input sources a DYNAP-SE1 neuron can name: a CAM entry holds a 10-bit source address
+#: (Moradi et al. 2018), so the FPGA's spike generators, seen as one virtual chip, are at most 1024.
+CHIP_INPUT_ADDRESSES = 1024
 
 #: Config keys that may differ between the replicas of one simulation
 #: (``experiment.replica_overrides``): per-neuron circuit constants and host-side
@@ -627,6 +630,7 @@ class Config:
             model.check_synapse_type(sub.synapse_type)
         if not recurrent:
             _check_chip_network("substrate", sub, self.n_inputs())
+            self._check_place_cells()
         if sim.device not in DEVICES:
             raise ConfigError(
                 f"simulation.device: unknown device {sim.device!r}{did_you_mean(sim.device, DEVICES)}; "
@@ -682,6 +686,31 @@ class Config:
             raise ConfigError("dream.learn_from_real: false leaves nothing to learn from with protocol 'awake'; "
                               "use protocol dream or plan")
         self._check_replica_overrides()
+
+    def _check_place_cells(self):
+        """The population encoder's centres must cover the state's range, which must be bounded."""
+        from .envs import env_state_bounds
+
+        env, enc = self.env, self.encoder
+        low, high = env_state_bounds(env.id, env.kwargs)
+        if not all(math.isfinite(v) for v in (*low, *high)):
+            raise ConfigError(
+                f"encoder: the place-cell encoder of substrate.network {self.substrate.network!r} needs a bounded "
+                f"state, and {env.id} with env.kwargs {env.kwargs} is unbounded (a random projection of frames has "
+                "no fixed range); use a latent with a range (env.kwargs.latent: autoencoder, a code in [-1, 1]) "
+                "or the recurrent networks (substrate.network: recurrent, e.g. preset pong_pixels)")
+        if enc.generators_per_variable < 2:
+            return  # one cell per variable spans nothing: its rate rises or falls with the value
+        first, last = enc.first_centre, enc.first_centre + enc.centre_spacing * (enc.generators_per_variable - 1)
+        lo, hi = float(low.min()), float(high.max())
+        span = hi - lo
+        if last - first < 0.5 * span or first > lo + 0.5 * span or last < hi - 0.5 * span or last - first > 4 * span:
+            spacing = span / (enc.generators_per_variable - 1)
+            raise ConfigError(
+                f"encoder: place-cell centres {first:g}..{last:g} do not cover the state range {lo:g}..{hi:g} of "
+                f"{env.id}; for {enc.generators_per_variable} generators per variable set "
+                f"encoder.first_centre={lo:g}, encoder.centre_spacing={spacing:.4g}, encoder.sigma={0.75 * spacing:.4g} "
+                f"and, for the same peak rate, encoder.scale={enc.scale * 0.75 * spacing / enc.sigma:.4g}")
 
     def _check_recurrent(self, dt, frame):
         """What Capone & Paolucci's networks need: one network step per environment step."""
@@ -827,6 +856,12 @@ def _check_chip_network(where, net, n_inputs):
         raise ChipConstraintError(
             f"{where}.max_multiplicity = {net.max_multiplicity} exceeds fan_in = {net.fan_in}: "
             "a connection cannot use more CAM slots than the neuron has in use"
+        )
+    if n_inputs > CHIP_INPUT_ADDRESSES:
+        raise ChipConstraintError(
+            f"{where}: {n_inputs} input generators, but a DYNAP-SE1 CAM entry names its source with a 10-bit address, "
+            f"so at most {CHIP_INPUT_ADDRESSES} spike generators can reach the chip's neurons; lower "
+            "encoder.generators_per_variable or use fewer state variables"
         )
     if net.fan_in > n_inputs:
         raise ChipConstraintError(

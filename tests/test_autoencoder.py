@@ -19,8 +19,8 @@ from brian_dream.errors import ConfigError  # noqa: E402
 
 BOXING = "brian_dream/BoxingPixels-v0"
 #: A small autoencoder that trains in seconds; the env kwargs that ask for it.
-SMALL = AutoencoderSpec(game="Boxing", frames=300, seed=0, hidden=(32, 8, 32), epochs=12)
-SMALL_KWARGS = {"latent": "autoencoder", "autoencoder_frames": 300, "autoencoder_seed": 0, "autoencoder_epochs": 12,
+SMALL = AutoencoderSpec(game="Boxing", frames=300, seed=0, hidden=(32, 8, 32), epochs=30)
+SMALL_KWARGS = {"latent": "autoencoder", "autoencoder_frames": 300, "autoencoder_seed": 0, "autoencoder_epochs": 30,
                 "autoencoder_hidden": [32, 8, 32]}
 
 
@@ -73,7 +73,7 @@ def test_the_cache_round_trips_and_refuses_bad_files(cache, tmp_path):
 
     other = AutoencoderSpec(**{**SMALL.to_dict(), "hidden": (32, 8, 32), "seed": 1})
     with pytest.raises(ConfigError, match=r"train it first: `brian-dream autoencoder --game Boxing --frames 300 "
-                                          r"--seed 1 --epochs 12 --hidden 32,8,32`"):
+                                          r"--seed 1 --hidden 32,8,32`"):
         load_autoencoder(other)
     # a file under another spec's name: made for other settings
     wrong = tmp_path / other.file_name()
@@ -124,6 +124,12 @@ def test_boxing_without_its_autoencoder_says_how_to_train_it(tmp_path, monkeypat
     monkeypatch.setenv("BRIAN_DREAM_AUTOENCODER_CACHE", str(tmp_path))
     with pytest.raises(ConfigError, match="train it first: `brian-dream autoencoder --game Boxing`"):
         make_env(BOXING)
+    # a config is checked without it: the code's size and range follow from the settings
+    assert env_state_size(BOXING) == 36
+    with pytest.raises(ConfigError, match="train it first"):  # and train stops before writing a run folder
+        train("boxing_pixels", out_dir=tmp_path / "runs", progress=False,
+              overrides={"experiment.games": 1, "substrate.n_hidden": 20})
+    assert not (tmp_path / "runs").exists() or not any((tmp_path / "runs").iterdir())
 
 
 def test_the_autoencoder_command_trains_caches_and_reports(tmp_path):
@@ -194,3 +200,33 @@ def test_a_ram_run_has_no_frames_to_draw(tmp_path, capsys):
     assert main(["dream-movie", str(run)]) == 2
     assert "no real frames" in capsys.readouterr().err
 
+
+
+def test_place_cells_need_a_bounded_latent_that_they_cover(cache):
+    from brian_dream.config import load_preset
+
+    with pytest.raises(ConfigError, match="needs a bounded state.*latent: autoencoder"):
+        load_preset("dynapse_pong", {"env.id": "brian_dream/PongPixels-v0"})
+    # the RAM centres (-10..229) on a code in [-1, 1]: refused, with the values that fit
+    with pytest.raises(ConfigError, match=r"centres -10\.\.229\.4 do not cover the state range -1\.\.1.*"
+                                          r"encoder.first_centre=-1, encoder.centre_spacing=0.2222"):
+        load_preset("dynapse_dream", {"env.id": BOXING, "env.kwargs": SMALL_KWARGS})
+    cfg = load_preset("dynapse_boxing_pixels_dream", {"env.kwargs": SMALL_KWARGS})
+    assert cfg.n_inputs() == 8 * 10 and cfg.n_actions() == 18
+
+
+def test_more_input_generators_than_a_cam_can_address_are_refused(cache):
+    from brian_dream.config import load_preset
+    from brian_dream.errors import ChipConstraintError
+
+    with pytest.raises(ChipConstraintError, match="1024 spike generators"):
+        load_preset("dynapse_boxing_pixels_dream", {"env.kwargs": SMALL_KWARGS, "encoder.generators_per_variable": 130,
+                                                    "encoder.centre_spacing": 2 / 129})
+
+
+def test_the_dynapse_agent_trains_from_the_autoencoders_code(cache):
+    result = train("dynapse_boxing_pixels_dream", progress=False,
+                   overrides={"env.kwargs": SMALL_KWARGS, "experiment.games": 1, "experiment.seeds": [0],
+                              "env.noop_steps": 2, "env.play_steps": 5, "dream.length": 3, "dream.warmup_frames": 2,
+                              "substrate.n_hidden": 40, "world_model.n_hidden": 40, "simulation.codegen_target": "numpy"})
+    assert np.isfinite(result.metrics["entropy"]).all() and result.weights.shape[1] == 18

@@ -8,7 +8,7 @@ import numpy as np
 
 from ..errors import ConfigError
 
-__all__ = ["ENV_IDS", "check_env_id", "env_state_size", "state_names", "env_action_count", "make_env", "make_vector_env", "VectorGames"]
+__all__ = ["ENV_IDS", "check_env_id", "env_state_size", "env_state_bounds", "state_names", "env_action_count", "make_env", "make_vector_env", "VectorGames"]
 
 #: Environments brian_dream knows how to encode: id -> (entry point, state size, description);
 #: a size of None depends on the environment's kwargs (read from its observation space).
@@ -64,6 +64,32 @@ def env_state_size(env_id, kwargs=None):
     return size
 
 
+def env_state_bounds(env_id, kwargs=None):
+    """``(low, high)``, each ``float[n_state]``, of environment ``env_id`` made with ``kwargs`` (inf where unbounded)."""
+    check_env_id(env_id)
+    low, high = _bounds(env_id, json.dumps(kwargs or {}, sort_keys=True))
+    return np.array(low), np.array(high)
+
+
+@functools.lru_cache(maxsize=None)
+def _bounds(env_id, kwargs_json):
+    env = _spaces_env(env_id, kwargs_json)
+    try:
+        space = env.observation_space
+        return tuple(np.broadcast_to(space.low, space.shape).astype(float).ravel()), \
+            tuple(np.broadcast_to(space.high, space.shape).astype(float).ravel())
+    finally:
+        env.close()
+
+
+def _spaces_env(env_id, kwargs_json):
+    """The env for its spaces: a pixel env's autoencoder need not be trained yet to know its code's size."""
+    from .pixels import spaces_only
+
+    with spaces_only():
+        return make_env(env_id, **json.loads(kwargs_json))
+
+
 def state_names(env_id):
     """Readable names of the state variables of ``env_id`` (figures), or None where they are latents."""
     if env_id == "brian_dream/PongRAM-v0":
@@ -75,7 +101,7 @@ def state_names(env_id):
 
 @functools.lru_cache(maxsize=None)
 def _observed_size(env_id, kwargs_json):
-    env = make_env(env_id, **json.loads(kwargs_json))
+    env = _spaces_env(env_id, kwargs_json)
     try:
         return int(np.prod(env.observation_space.shape))
     finally:
@@ -90,7 +116,7 @@ def env_action_count(env_id, kwargs=None):
 
 @functools.lru_cache(maxsize=None)
 def _action_count(env_id, kwargs_json):
-    env = make_env(env_id, **json.loads(kwargs_json))
+    env = _spaces_env(env_id, kwargs_json)
     try:
         space = env.action_space
     finally:

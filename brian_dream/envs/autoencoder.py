@@ -77,7 +77,7 @@ class AutoencoderSpec:
     activation: str = "tanh"
     epochs: int = 30
     batch_size: int = 100
-    learning_rate: float = 1e-3
+    learning_rate: float = 3e-4
 
     def __post_init__(self):
         object.__setattr__(self, "hidden", tuple(int(h) for h in self.hidden))
@@ -98,6 +98,11 @@ class AutoencoderSpec:
     @property
     def code_size(self):
         return self.hidden[len(self.hidden) // 2]
+
+    @property
+    def code_range(self):
+        """Bounds of the code: the hidden activation's range."""
+        return {"tanh": (-1.0, 1.0), "logistic": (0.0, 1.0), "relu": (0.0, np.inf)}[self.activation]
 
     def to_dict(self):
         return {"game": self.game, "frames": self.frames, "seed": self.seed, "frame_mode": self.frame_mode,
@@ -160,7 +165,7 @@ class Autoencoder:
     @property
     def code_range(self):
         """Bounds of the code (the hidden activation's range)."""
-        return {"tanh": (-1.0, 1.0), "logistic": (0.0, 1.0), "relu": (0.0, np.inf)}[self.spec.activation]
+        return self.spec.code_range
 
     def encode(self, frames):
         """``float[..., 33600]`` preprocessed frames -> ``float32[..., code_size]``."""

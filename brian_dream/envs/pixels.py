@@ -22,6 +22,8 @@ from a Gaussian of mean 0 and variance 0.1 and kept fixed; Boxing from pixels th
   (18 actions; autoencoder latent by default). Both are observation wrappers, so the world
   model learns, and dreams in, the latent the agent sees.
 """
+import contextlib
+import contextvars
 import functools
 
 import gymnasium as gym
@@ -31,7 +33,7 @@ from .autoencoder import ARCHITECTURE
 from .pong import PONG_ACTIONS
 
 __all__ = ["preprocess_frame", "PixelFrames", "BlackWhiteFrames", "RandomProjection", "AutoencoderLatent",
-           "make_pixels", "make_pong_pixels", "make_boxing_pixels", "last_frames", "FRAME_SHAPE"]
+           "make_pixels", "make_pong_pixels", "make_boxing_pixels", "last_frames", "spaces_only", "FRAME_SHAPE"]
 
 #: ALE's full frame, rows x columns
 FRAME_SHAPE = (210, 160)
@@ -121,18 +123,35 @@ class RandomProjection(gym.ObservationWrapper):
 class AutoencoderLatent(gym.ObservationWrapper):
     """``x -> G(x)``: the code of a trained frame autoencoder (`~brian_dream.envs.autoencoder`).
 
-    The observation space is the code's range (``[-1, 1]`` for the default ``tanh``).
+    The observation space is the code's range (``[-1, 1]`` for the default ``tanh``), known from
+    ``spec`` alone: inside `spaces_only` (what validation asks: sizes and bounds) the weights are
+    not loaded, so a config can be checked before its autoencoder is trained.
     """
 
-    def __init__(self, env, autoencoder):
+    def __init__(self, env, spec):
         super().__init__(env)
-        self.autoencoder = autoencoder
-        low, high = autoencoder.code_range
-        self.latent_dim = autoencoder.code_size
-        self.observation_space = gym.spaces.Box(low, high, (self.latent_dim,), np.float32)
+        self.autoencoder_spec = spec
+        self.latent_dim = spec.code_size
+        self.observation_space = gym.spaces.Box(*spec.code_range, (self.latent_dim,), np.float32)
+        self.autoencoder = _cached_autoencoder(spec) if _LOAD_WEIGHTS.get() else None
 
     def observation(self, x):
+        if self.autoencoder is None:
+            raise RuntimeError("this env was made inside spaces_only(): it has no autoencoder weights")
         return self.autoencoder.encode(x)
+
+
+_LOAD_WEIGHTS = contextvars.ContextVar("brian_dream_load_autoencoder", default=True)
+
+
+@contextlib.contextmanager
+def spaces_only():
+    """Make pixel envs for their spaces only (no autoencoder weights loaded, nothing to encode)."""
+    token = _LOAD_WEIGHTS.set(False)
+    try:
+        yield
+    finally:
+        _LOAD_WEIGHTS.reset(token)
 
 
 class _GameActions(gym.ActionWrapper):
@@ -192,7 +211,7 @@ def make_pixels(game, latent="random", latent_dim=4, projection_variance=0.1, pr
     spec = AutoencoderSpec(game=game, frames=int(autoencoder_frames), seed=int(autoencoder_seed),
                            frame_mode=frame_mode, threshold=int(threshold), epochs=int(autoencoder_epochs),
                            hidden=tuple(autoencoder_hidden))
-    return AutoencoderLatent(env, _cached_autoencoder(spec))
+    return AutoencoderLatent(env, spec)
 
 
 def make_pong_pixels(latent="random", latent_dim=4, frame_mode="bw", **kwargs):
