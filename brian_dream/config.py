@@ -197,6 +197,12 @@ class SimulationConfig:
     threads: int = 1
     """Device ``cpp``: OpenMP threads of the compiled program (1: none). The spike counts
     equal one thread's (tested); Brian2 warns that its OpenMP code is little tested."""
+    vector_math: bool = True
+    """Device ``cpp``: let gcc vectorise the state updaters' ``exp()`` calls with glibc's
+    libmvec (about twice as fast per frame for the DPI presets). libmvec's exp may differ from
+    the scalar exp in the last bits (up to 3 ulp), so the state variables can differ from
+    ``runtime``'s in their last digits; the spike counts stayed equal in every comparison
+    (``tests/test_standalone.py``, docs/devices.md). ``false``: the scalar exp, as runtime."""
     gpu_compute_capability: float = 9.0
     """Device ``cuda``: the GPU architecture the program is compiled for (9.0: H100/H200,
     8.0: A100, 8.9: L4/RTX 40xx; ``nvidia-smi --query-gpu=compute_cap --format=csv``)."""
@@ -638,6 +644,9 @@ class Config:
             )
         if sim.codegen_target not in ("cython", "numpy"):
             raise ConfigError(f"simulation.codegen_target: must be 'cython' or 'numpy', got {sim.codegen_target!r}")
+        if not sim.vector_math and sim.device not in ("cpp", "runtime"):
+            raise ConfigError(f"simulation.vector_math = false is for simulation.device 'cpp' (got {sim.device!r}); "
+                              f"leave it at true")
         if sim.threads != 1 and sim.device != "cpp":
             raise ConfigError(f"simulation.threads = {sim.threads}: OpenMP threads are for simulation.device 'cpp' "
                               f"(got {sim.device!r}); leave threads at 1")

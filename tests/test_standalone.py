@@ -3,6 +3,7 @@
 import gc
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -80,6 +81,40 @@ def test_cpp_spike_counts_equal_runtime_in_closed_loop(neuron, dpi, lif):
         assert driver.timings["frames"] == 40
     assert runtime.sum() > 100 and runtime[:, :, :].std() > 0
     np.testing.assert_array_equal(compiled, runtime)
+
+
+def _gcc_with_libmvec():
+    from brian_dream.devices.standalone import _compiler_is_gcc
+
+    libmvec = any(Path(d, "libmvec.so.1").exists() for d in ("/lib/x86_64-linux-gnu", "/usr/lib64", "/lib64"))
+    return _compiler_is_gcc() and libmvec and shutil.which("nm") is not None
+
+
+def test_vector_math_vectorises_exp_and_keeps_the_spike_counts(dpi):
+    """simulation.vector_math (default on): libmvec's exp in the DPI state updater; the counts
+    equal the scalar exp's frame by frame, the state agrees to the last few bits."""
+    model, params = dpi
+    with building_for("cpp"):
+        scalar = make_driver("cpp", [substrate(model, params)], FRAME, DT, vector_math=False)
+    with scalar:
+        off = closed_loop(scalar)
+        off_state = scalar.get_state()
+    vector = cpp_driver(model, params)
+    with vector:
+        on = closed_loop(vector)
+        on_state = vector.get_state()
+    assert vector.directory != scalar.directory  # a build of its own in the cache
+    assert "__simd__" in (vector.directory / "vector_math.h").read_text()
+    assert "__simd__" not in (scalar.directory / "vector_math.h").read_text()
+    assert on.sum() > 100
+    np.testing.assert_array_equal(on, off)
+    for key, value in off_state.items():
+        np.testing.assert_allclose(on_state[key], value, rtol=1e-9, atol=1e-12, err_msg=key)
+    if _gcc_with_libmvec():
+        assert "vect-max-version-for-alias-checks" in (vector.directory / "makefile").read_text()
+        symbols = [subprocess.run(["nm", "-D", d / "main"], capture_output=True, text=True).stdout
+                   for d in (vector.directory, scalar.directory)]
+        assert "_ZGV" in symbols[0] and "_ZGV" not in symbols[1]
 
 
 def test_state_moves_between_devices_and_refractoriness_survives_frames(dpi):
@@ -211,3 +246,14 @@ def test_threads_are_for_cpp_only():
         as_config("dynapse_pong", {"simulation.threads": 2})
     with pytest.raises(ConfigError, match="simulation.threads"):
         as_config("dynapse_pong", {"simulation.threads": 0, "simulation.device": "cpp"})
+
+
+def test_vector_math_is_a_cpp_setting():
+    from brian_dream.errors import ConfigError
+    from brian_dream.experiment.build import as_config
+
+    assert as_config("dynapse_pong", {}).simulation.vector_math  # on by default
+    with pytest.raises(ConfigError, match="simulation.vector_math = false is for simulation.device 'cpp'"):
+        as_config("dynapse_pong", {"simulation.vector_math": False, "simulation.device": "cuda"})
+    with pytest.raises(ConfigError, match="expected true or false"):
+        as_config("dynapse_pong", {"simulation.vector_math": "no"})

@@ -33,7 +33,7 @@ __all__ = ["FrameDriver", "FrameSession", "RuntimeDriver", "make_driver", "build
 
 
 def make_driver(device, substrates, frame_duration, dt, codegen_target="cython", build_dir=None, monitors=None,
-                compute_capability=None, threads=1):
+                compute_capability=None, threads=1, vector_math=True):
     """Create the frame driver for ``device``: ``"runtime"``, ``"cpp"`` or ``"cuda"``.
 
     For the standalone devices the substrates must have been built inside
@@ -41,7 +41,8 @@ def make_driver(device, substrates, frame_duration, dt, codegen_target="cython",
     (or taken from the build cache, see `brian_dream.devices.standalone`). ``monitors``
     (`brian_dream.devices.monitors.Monitor` or their text form) are built into the network.
     ``compute_capability``: the GPU architecture a cuda program is built for (default 9.0);
-    ``threads``: OpenMP threads of a cpp program (1: none).
+    ``threads``: OpenMP threads of a cpp program (1: none); ``vector_math``: a cpp program's
+    exp() vectorised with libmvec (see `brian_dream.devices.standalone`).
     """
     if device == "runtime":
         if threads != 1:
@@ -51,7 +52,8 @@ def make_driver(device, substrates, frame_duration, dt, codegen_target="cython",
         from .standalone import StandaloneDriver
 
         return StandaloneDriver(substrates, frame_duration, dt, device=device, build_dir=build_dir,
-                                monitors=monitors, compute_capability=compute_capability, threads=threads)
+                                monitors=monitors, compute_capability=compute_capability, threads=threads,
+                                vector_math=vector_math)
     raise DeviceError(f"unknown device {device!r}; available: {', '.join(DEVICES)}")
 
 

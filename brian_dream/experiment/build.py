@@ -176,7 +176,8 @@ def export(config, directory, overrides=None):
               f"`config.yaml` (seeds {config.experiment.seeds}, device {device}).\n")
     try:
         path = export_project(lambda: _substrates(config), device, frame, directory, readme,
-                              compute_capability=config.simulation.gpu_compute_capability)
+                              compute_capability=config.simulation.gpu_compute_capability,
+                              vector_math=config.simulation.vector_math)
     except FileExistsError as err:
         raise ConfigError(str(err)) from None
     (path / "config.yaml").write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))

@@ -166,7 +166,7 @@ def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True, 
             policy = _policy_readout(config)
         driver = make_driver(sim.device, substrates, frame, parse_quantity(sim.dt, ms), sim.codegen_target,
                              monitors=monitors, compute_capability=sim.gpu_compute_capability,
-                             threads=sim.threads)
+                             threads=sim.threads, vector_math=sim.vector_math)
     recorder = driver.monitors.recorder
     games = VectorGames(config.env.id, exp.seeds, **config.env.kwargs)
     baseline = (RewardBaseline(len(exp.seeds), config.dream.baseline_decay)

@@ -39,7 +39,8 @@ def closed_loop_counts(config, device, frames, reset_every=50, seed=0):
     with building_for(device):
         sub = build_agent_substrate(config)
         driver = make_driver(device, [sub], frame, dt, sim.codegen_target,
-                             compute_capability=sim.gpu_compute_capability, threads=sim.threads)
+                             compute_capability=sim.gpu_compute_capability, threads=sim.threads,
+                             vector_math=sim.vector_math)
     out = []
     with driver, driver.open() as session:
         session.step({"agent": encoder(state)})  # start-up: process launch, first-run set-up
