@@ -242,6 +242,8 @@ def build_parser():
     p.add_argument("--batch-size", type=_positive, default=100, help="default: %(default)s")
     p.add_argument("--learning-rate", type=float, default=3e-4, help="Adam's step (default: %(default)s)")
     p.add_argument("--force", action="store_true", help="train again even if the cache has this autoencoder")
+    p.add_argument("--figure", default=None, metavar="PNG",
+                   help="also draw frames it never saw above their reconstructions into this file")
 
     p = sub.add_parser("dream-movie", help="the world model's dream beside the real game, as frames: PNG strip and GIF",
                        description="Read a finished pixel run's dream_vs_real.npz (its last real game and the world "
@@ -374,6 +376,11 @@ def _cmd_autoencoder(args):
     print(f"reconstruction error per pixel: train {r['train_mse']:.5f}, held out {r['test_mse']:.5f} (mean squared; "
           f"the mean frame alone: {r['mean_frame_test_mse']:.5f}); "
           f"{100 * r['test_pixel_error']:.2f} % of held-out pixels off; {r['seconds']:.0f} s, {r['library']}")
+    if args.figure:
+        from .studies.dream_movies import reconstruction_figure
+
+        reconstruction_figure(ae, path=args.figure)
+        print(args.figure)
 
 
 def _cmd_dream_movie(args):

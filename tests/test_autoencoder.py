@@ -137,6 +137,9 @@ def test_the_autoencoder_command_trains_caches_and_reports(tmp_path):
     cmd = [sys.executable, "-m", "brian_dream", "autoencoder", "--frames", "60", "--epochs", "2", "--hidden", "8,4,8"]
     out = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True).stdout
     assert ": trained" in out and "reconstruction error per pixel" in out and "the mean frame alone" in out
+    figure = subprocess.run(cmd + ["--figure", str(tmp_path / "ae.png")], capture_output=True, text=True, env=env,
+                            check=True).stdout
+    assert "already trained" in figure and (tmp_path / "ae.png").stat().st_size > 1000
     assert len(list(tmp_path.glob("Boxing-f60-s0-8x4x8-*.npz"))) == 1
     again = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True).stdout
     assert "already trained" in again

@@ -22,7 +22,7 @@ import yaml
 
 from ..errors import ConfigError
 
-__all__ = ["dream_frames", "frame_bank", "write_dream_movies"]
+__all__ = ["dream_frames", "frame_bank", "write_dream_movies", "reconstruction_figure"]
 
 
 def frame_bank(env_id, env_kwargs, seed, n_frames, rng_seed=0):
@@ -199,3 +199,32 @@ def _gif(rows, gap=4, ms_per_frame=120):
     buf = io.BytesIO()
     pictures[0].save(buf, format="GIF", save_all=True, append_images=pictures[1:], duration=ms_per_frame, loop=0)
     return buf.getvalue()
+
+
+def reconstruction_figure(autoencoder, n_frames=6, every=40, path=None):
+    """Frames the autoencoder never saw (a random policy seeded apart from its training frames)
+    above their reconstructions; returns the figure (saved to ``path`` if given)."""
+    import dataclasses
+
+    from ..envs.autoencoder import collect_frames
+    from ..plots import new_figure, save_figure
+
+    spec = autoencoder.spec
+    unseen = dataclasses.replace(spec, frames=n_frames * every, seed=spec.seed + 1000)
+    frames = collect_frames(unseen)[every - 1::every][:n_frames]
+    rows = {"frame": frames, "reconstruction": np.clip(autoencoder.decode(autoencoder.encode(frames)), 0, 1)}
+    fig = new_figure(figsize=(1.3 * n_frames + 1, 4.2))
+    axes = fig.subplots(2, n_frames, squeeze=False)
+    for i, (name, images) in enumerate(rows.items()):
+        for j, image in enumerate(_images(np.round(images * 255))):
+            axes[i, j].imshow(image, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
+            axes[i, j].set_xticks([]), axes[i, j].set_yticks([])
+        axes[i, 0].set_ylabel(name, fontsize=9)
+    r = autoencoder.record
+    fig.suptitle(f"{spec.game} autoencoder {'-'.join(map(str, spec.hidden))}, {spec.frames} frames: held-out squared "
+                 f"error {r.get('test_mse', float('nan')):.4f} (mean frame {r.get('mean_frame_test_mse', float('nan')):.4f})",
+                 fontsize=8)
+    fig.tight_layout()
+    if path is not None:
+        save_figure(fig, path, dpi=100)
+    return fig
