@@ -17,7 +17,9 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-BUDGET_MB = 20
+# 20 MB until 2026-12-06; raised by 4 MB for the pixel results of issue 20 (Boxing pilot now, the 10-seed
+# Pong and Boxing runs later: about 0.4-0.9 MB of compressed metrics per 10-seed run)
+BUDGET_MB = 24
 
 
 @pytest.fixture(scope="module")

@@ -160,7 +160,7 @@ def _images(frames):
 def _strip_png(rows, every, title, distance):
     import io
 
-    from ..plots import new_figure
+    from ..plots import new_figure, palette_png
 
     cols = list(range(0, len(rows["real"]), every))
     fig = new_figure(figsize=(1.2 * len(cols) + 1.2, 1.75 * len(rows) + 0.6))
@@ -180,7 +180,8 @@ def _strip_png(rows, every, title, distance):
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
-    return buf.getvalue()
+    buf.seek(0)
+    return palette_png(buf) or buf.getvalue()  # grey frames lose nothing in a palette
 
 
 def _gif(rows, gap=4, ms_per_frame=120):
