@@ -100,7 +100,6 @@ def main(argv=None):
         record["games"][game] = measure_game(game, args.seconds)
         print(game, {k: (round(v) if isinstance(v, float) else v) for k, v in record["games"][game].items()})
     write_record(args.out, record)
-    print(f"wrote {args.out}")
 
 
 if __name__ == "__main__":
