@@ -120,6 +120,17 @@ def test_boxing_through_a_random_projection_passes_gymnasiums_checker():
     np.testing.assert_allclose(xi, env.get_wrapper_attr("matrix") @ last_frames([env])[0], rtol=1e-4)
 
 
+def test_bad_pixel_kwargs_are_one_line_errors(capsys):
+    from brian_dream.cli import main
+
+    for kwargs, fragment in (({"latent": "pca"}, "env.kwargs.latent must be 'random' or 'autoencoder'"),
+                             ({"frame_mode": "colour"}, "env.kwargs.frame_mode must be 'bw' or 'grey'")):
+        with pytest.raises(ConfigError, match=fragment):
+            make_env(BOXING, **kwargs)
+    assert main(["train", "--preset", "boxing_pixels_random", "--set", "env.kwargs.latent=pca"]) == 2
+    assert "env.kwargs.latent must be" in capsys.readouterr().err
+
+
 def test_boxing_without_its_autoencoder_says_how_to_train_it(tmp_path, monkeypatch):
     monkeypatch.setenv("BRIAN_DREAM_AUTOENCODER_CACHE", str(tmp_path))
     with pytest.raises(ConfigError, match="train it first: `brian-dream autoencoder --game Boxing`"):

@@ -29,6 +29,7 @@ import functools
 import gymnasium as gym
 import numpy as np
 
+from ..errors import ConfigError
 from .autoencoder import ARCHITECTURE
 from .pong import PONG_ACTIONS
 
@@ -197,9 +198,11 @@ def make_pixels(game, latent="random", latent_dim=4, projection_variance=0.1, pr
     from .autoencoder import GAMES, AutoencoderSpec
 
     if game not in GAMES:
-        raise ValueError(f"unknown game {game!r}; available: {', '.join(GAMES)}")
+        raise ConfigError(f"unknown game {game!r}; available: {', '.join(GAMES)}")
     if latent not in ("random", "autoencoder"):
-        raise ValueError(f"latent must be 'random' or 'autoencoder', got {latent!r}")
+        raise ConfigError(f"env.kwargs.latent must be 'random' or 'autoencoder', got {latent!r}")
+    if frame_mode not in ("bw", "grey"):
+        raise ConfigError(f"env.kwargs.frame_mode must be 'bw' or 'grey', got {frame_mode!r}")
     gym.register_envs(ale_py)
     env = gym.make(GAMES[game], obs_type="grayscale", frameskip=frameskip,
                    repeat_action_probability=repeat_action_probability, difficulty=difficulty, **kwargs)
