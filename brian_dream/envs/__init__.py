@@ -60,34 +60,34 @@ def env_state_size(env_id, kwargs=None):
     check_env_id(env_id)
     size = ENV_IDS[env_id][1]
     if size is None:
-        size = _observed_size(env_id, json.dumps(kwargs or {}, sort_keys=True))
+        size = int(np.prod(_spaces(env_id, kwargs)[0].shape))
     return size
 
 
 def env_state_bounds(env_id, kwargs=None):
     """``(low, high)``, each ``float[n_state]``, of environment ``env_id`` made with ``kwargs`` (inf where unbounded)."""
     check_env_id(env_id)
-    low, high = _bounds(env_id, json.dumps(kwargs or {}, sort_keys=True))
-    return np.array(low), np.array(high)
+    space = _spaces(env_id, kwargs)[0]
+    return (np.broadcast_to(space.low, space.shape).astype(float).ravel(),
+            np.broadcast_to(space.high, space.shape).astype(float).ravel())
+
+
+def _spaces(env_id, kwargs):
+    """``(observation_space, action_space)`` of ``env_id`` made with ``kwargs`` (made once per kwargs)."""
+    return _spaces_of(env_id, json.dumps(kwargs or {}, sort_keys=True))
 
 
 @functools.lru_cache(maxsize=None)
-def _bounds(env_id, kwargs_json):
-    env = _spaces_env(env_id, kwargs_json)
-    try:
-        space = env.observation_space
-        return tuple(np.broadcast_to(space.low, space.shape).astype(float).ravel()), \
-            tuple(np.broadcast_to(space.high, space.shape).astype(float).ravel())
-    finally:
-        env.close()
-
-
-def _spaces_env(env_id, kwargs_json):
-    """The env for its spaces: a pixel env's autoencoder need not be trained yet to know its code's size."""
+def _spaces_of(env_id, kwargs_json):
     from .pixels import spaces_only
 
+    # a pixel env's autoencoder need not be trained yet to know its code's size and range
     with spaces_only():
-        return make_env(env_id, **json.loads(kwargs_json))
+        env = make_env(env_id, **json.loads(kwargs_json))
+    try:
+        return env.observation_space, env.action_space
+    finally:
+        env.close()
 
 
 def state_names(env_id):
@@ -99,28 +99,10 @@ def state_names(env_id):
     return None
 
 
-@functools.lru_cache(maxsize=None)
-def _observed_size(env_id, kwargs_json):
-    env = _spaces_env(env_id, kwargs_json)
-    try:
-        return int(np.prod(env.observation_space.shape))
-    finally:
-        env.close()
-
-
 def env_action_count(env_id, kwargs=None):
     """Number of actions of environment ``env_id`` made with ``kwargs``, read from its (discrete) action space."""
     check_env_id(env_id)
-    return _action_count(env_id, json.dumps(kwargs or {}, sort_keys=True))
-
-
-@functools.lru_cache(maxsize=None)
-def _action_count(env_id, kwargs_json):
-    env = _spaces_env(env_id, kwargs_json)
-    try:
-        space = env.action_space
-    finally:
-        env.close()
+    space = _spaces(env_id, kwargs)[1]
     if not isinstance(space, gym.spaces.Discrete):
         raise ConfigError(f"env.id: {env_id!r} has a {type(space).__name__} action space; the policy readout "
                           "needs a Discrete one")

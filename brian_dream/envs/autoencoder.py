@@ -323,9 +323,10 @@ def train_autoencoder(spec=None, frames=None, progress=True, save=True):
             bar.set_postfix(loss=f"{net.loss_:.4f}")
     ae = Autoencoder(spec, [W.astype(np.float32) for W in net.coefs_], [b.astype(np.float32) for b in net.intercepts_],
                      mean_frame.astype(np.float32))
-    ae.record = {"train_mse": _mse(ae, train), "test_mse": _mse(ae, test),
+    test_mse, test_pixel_error = _errors(ae, test)
+    ae.record = {"train_mse": _errors(ae, train)[0], "test_mse": test_mse,
                  "mean_frame_test_mse": float(((test - mean_frame) ** 2).mean()),
-                 "test_pixel_error": _pixel_error(ae, test, spec), "loss_curve": [float(v) for v in net.loss_curve_],
+                 "test_pixel_error": test_pixel_error, "loss_curve": [float(v) for v in net.loss_curve_],
                  "train_frames": len(train), "test_frames": len(test), "seconds": time.perf_counter() - t0,
                  "library": f"scikit-learn {sklearn.__version__}"}
     if save:
@@ -333,18 +334,17 @@ def train_autoencoder(spec=None, frames=None, progress=True, save=True):
     return ae
 
 
-def _mse(ae, frames, batch=500):
-    err = [((ae.decode(ae.encode(frames[k:k + batch])) - frames[k:k + batch]) ** 2).sum()
-           for k in range(0, len(frames), batch)]
-    return float(np.sum(err) / frames.size)
-
-
-def _pixel_error(ae, frames, spec, batch=500):
-    # half a black/white step, or of the grey step between Boxing's ring and its ropes (132 vs 150)
-    tol = 0.5 if spec.frame_mode == "bw" else 9 / 255
-    wrong = [(np.abs(ae.decode(ae.encode(frames[k:k + batch])) - frames[k:k + batch]) > tol).sum()
-             for k in range(0, len(frames), batch)]
-    return float(np.sum(wrong) / frames.size)
+def _errors(ae, frames, batch=500):
+    """Mean squared error per pixel of the reconstructions, and the fraction of pixels off by more
+    than half a black/white step (or of the grey step between Boxing's ring and its ropes, 132 vs
+    150): one pass of the autoencoder over ``frames``."""
+    tol = 0.5 if ae.spec.frame_mode == "bw" else 9 / 255
+    squared = wrong = 0.0
+    for k in range(0, len(frames), batch):
+        diff = ae.decode(ae.encode(frames[k:k + batch])) - frames[k:k + batch]
+        squared += float((diff ** 2).sum())
+        wrong += float((np.abs(diff) > tol).sum())
+    return squared / frames.size, wrong / frames.size
 
 
 def load_autoencoder(spec):

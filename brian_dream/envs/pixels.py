@@ -34,7 +34,8 @@ from .autoencoder import ARCHITECTURE
 from .pong import PONG_ACTIONS
 
 __all__ = ["preprocess_frame", "PixelFrames", "BlackWhiteFrames", "RandomProjection", "AutoencoderLatent",
-           "make_pixels", "make_pong_pixels", "make_boxing_pixels", "last_frames", "spaces_only", "FRAME_SHAPE"]
+           "make_pixels", "make_pong_pixels", "make_boxing_pixels", "last_frames", "grey_levels", "spaces_only",
+           "FRAME_SHAPE"]
 
 #: ALE's full frame, rows x columns
 FRAME_SHAPE = (210, 160)
@@ -106,15 +107,17 @@ class RandomProjection(gym.ObservationWrapper):
 
     def restore_for_seed(self, seed):
         """Draw ``F`` for ``seed`` as the first seeded reset does (a resumed run's games are not reset)."""
-        rng = np.random.default_rng([self.projection_seed, int(seed)])
+        self._draw([self.projection_seed, int(seed)])
+
+    def _draw(self, entropy):
+        rng = np.random.default_rng(entropy)
         self.matrix = rng.normal(0.0, np.sqrt(self.variance), (self.latent_dim, self.n_inputs))
 
     def reset(self, *, seed=None, options=None):
         if seed is not None:
             self.restore_for_seed(seed)
         elif self.matrix is None:
-            rng = np.random.default_rng(self.projection_seed)
-            self.matrix = rng.normal(0.0, np.sqrt(self.variance), (self.latent_dim, self.n_inputs))
+            self._draw(self.projection_seed)
         return super().reset(seed=seed, options=options)
 
     def observation(self, x):
@@ -231,7 +234,13 @@ def last_frames(envs):
     """The latest preprocessed frame of each game in a vector env (``None`` for a game without frames)."""
     out = []
     for env in envs:
-        while isinstance(env, gym.Wrapper) and not isinstance(env, PixelFrames):
-            env = env.env
-        out.append(env.last_frame if isinstance(env, PixelFrames) else None)
+        try:
+            out.append(env.get_wrapper_attr("last_frame"))  # the `PixelFrames` under the latent wrapper
+        except AttributeError:
+            out.append(None)
     return out
+
+
+def grey_levels(frames):
+    """Preprocessed frames (values in [0, 1], decoded ones may stray) as ``uint8`` grey levels 0-255."""
+    return np.round(np.clip(np.asarray(frames), 0.0, 1.0) * 255).astype(np.uint8)

@@ -41,10 +41,10 @@ def dream_vs_real(real, agent, dream_env, steps, warmup_history=False):
 
 def _frames(real):
     """Every replica's latest preprocessed frame as ``uint8[R, 33600]``, or None for games without frames."""
-    from ..envs.pixels import last_frames
+    from ..envs.pixels import grey_levels, last_frames
 
     envs = getattr(getattr(real.games, "envs", None), "envs", None)
     frames = last_frames(envs) if envs is not None else [None]
     if any(f is None for f in frames):
         return None
-    return np.round(np.clip(np.array(frames), 0.0, 1.0) * 255).astype(np.uint8)
+    return grey_levels(frames)

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+from ..envs.pixels import grey_levels
 from ..errors import ConfigError
 
 __all__ = ["dream_frames", "frame_bank", "write_dream_movies", "reconstruction_figure"]
@@ -49,20 +50,17 @@ def frame_bank(env_id, env_kwargs, seed, n_frames, rng_seed=0):
                 obs, _ = env.reset()
     finally:
         env.close()
-    return np.array(latents), np.round(np.clip(np.array(frames), 0, 1) * 255).astype(np.uint8)
+    return np.array(latents), grey_levels(frames)
 
 
 def _autoencoder_of(env_id, env_kwargs):
     """The autoencoder a pixel env encodes with, or None for a random projection."""
     from ..envs import make_env
-    from ..envs.pixels import AutoencoderLatent
 
     env = make_env(env_id, **env_kwargs)
     try:
-        while hasattr(env, "env"):
-            if isinstance(env, AutoencoderLatent):
-                return env.autoencoder
-            env = env.env
+        return env.get_wrapper_attr("autoencoder")  # `AutoencoderLatent`'s
+    except AttributeError:
         return None
     finally:
         env.close()
@@ -99,7 +97,7 @@ def dream_frames(comparison, replica, autoencoder=None, bank=None):
     nearest = distance.argmin(axis=1)
     rows = {"real": real}
     if autoencoder is not None:
-        rows["predicted"] = np.round(np.clip(autoencoder.decode(dreamt), 0, 1) * 255).astype(np.uint8)
+        rows["predicted"] = grey_levels(autoencoder.decode(dreamt))
     rows["nearest real"] = candidates[1][nearest]
     rows["nearest_distance"] = np.sqrt(distance[np.arange(len(nearest)), nearest])
     return rows
@@ -213,11 +211,11 @@ def reconstruction_figure(autoencoder, n_frames=6, every=40, path=None):
     spec = autoencoder.spec
     unseen = dataclasses.replace(spec, frames=n_frames * every, seed=spec.seed + 1000)
     frames = collect_frames(unseen)[every - 1::every][:n_frames]
-    rows = {"frame": frames, "reconstruction": np.clip(autoencoder.decode(autoencoder.encode(frames)), 0, 1)}
+    rows = {"frame": frames, "reconstruction": autoencoder.decode(autoencoder.encode(frames))}
     fig = new_figure(figsize=(1.3 * n_frames + 1, 4.2))
     axes = fig.subplots(2, n_frames, squeeze=False)
     for i, (name, images) in enumerate(rows.items()):
-        for j, image in enumerate(_images(np.round(images * 255))):
+        for j, image in enumerate(_images(grey_levels(images))):
             axes[i, j].imshow(image, cmap="gray", vmin=0, vmax=255, interpolation="nearest")
             axes[i, j].set_xticks([]), axes[i, j].set_yticks([])
         axes[i, 0].set_ylabel(name, fontsize=9)
