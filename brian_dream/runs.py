@@ -76,12 +76,16 @@ def package_versions():
     """Installed versions of the packages a result depends on; ``brian_dream_source`` names the
     git commit of the code that ran (with ``+changes`` when its files differed from it), because
     the version number does not change between commits."""
+    from . import __version__
+
     out = {"python": sys.version.split()[0]}
     for name in _PACKAGES:
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             out[name] = None
+    # the code that ran, not what an editable install recorded when it was installed
+    out["brian_dream"] = __version__
     out["brian_dream_source"] = source_revision()
     return out
 

@@ -9,7 +9,7 @@
 //
 // Protocol: one command byte, then raw little-endian arrays in registration order.
 //   'F' + every input-rate array (double)  -> run one frame, reply every counter array
-//                                            (double); the counters are then zeroed
+//       + one byte per gate                  (double); the counters are then zeroed
 //   'R' + uint32 substrate index            -> restore that substrate's initial state
 //   'G'                                     -> reply every state array
 //   'S' + every state array                 -> overwrite the state
@@ -19,6 +19,10 @@
 // end_frame(), in the monitors' order), and the monitors are emptied:
 //   spikes: uint64 n, n x int32 neuron index (in the monitored subgroup), n x double t
 //   state:  uint64 rows, rows x double t, then per variable rows x (recorded neurons) values
+// Gates: set_gates(n) gives the program n operations that a frame may skip (their
+// network entries call them through gated<k, ...>): after the rates each 'F' carries
+// one byte per gate, 0 = skip this frame, 1 = run (brian_dream's host sends 0 only where
+// the operation would leave the state exactly as it is; a host of its own may send 1s).
 // On open the network writes the 8-byte magic "BDBRIDGE" so the host knows it is up.
 //
 // The generated loop sets the Network's and the clocks' t to 0 after each frame, so
@@ -80,8 +84,19 @@ inline void from_device(const Block &b) {
 #endif
 }
 
+// This frame's gates (one byte each, sent with 'F'), read by gated<>.
+inline std::vector<unsigned char> open_gates;
+
+// A network entry that runs the code object F only when gate K is open.
+template <size_t K, void (*F)()>
+void gated() {
+    if (open_gates[K]) F();
+}
+
 class Bridge {
   public:
+    void set_gates(size_t n) { open_gates.assign(n, 1); }
+
     // `dev`: the array's GPU copy with brian2cuda, nullptr (the default) with cpp_standalone
     void add_rates(double *p, size_t n, void *dev = nullptr) {
         rates_.push_back({(char *)p, n * sizeof(double), -1, (char *)dev});
@@ -118,6 +133,7 @@ class Bridge {
                     read_or_die(b.data, b.nbytes);
                     to_device(b);
                 }
+                if (!open_gates.empty()) read_or_die(open_gates.data(), open_gates.size());
                 return true;
             case 'R': {
                 uint32_t owner = 0;

@@ -42,6 +42,10 @@ class FrameDriver:
             raise ValueError("frame_duration must be a whole number of time steps")
         self.steps_per_frame = int(round(steps))
         self.timings = {"setup": 0.0, "simulation": 0.0, "host": 0.0, "frames": 0}
+        #: ``[(substrate name, Brian2 object, rule)]``: operations a frame may skip
+        #: (``substrate.gated_operations()``), in a fixed order; `_gates` says which run
+        self.gated = [(n, obj, rule) for n, s in self.substrates.items() if hasattr(s, "gated_operations")
+                      for obj, rule in s.gated_operations()]
 
     def run(self, controller):
         raise NotImplementedError
@@ -63,6 +67,11 @@ class FrameDriver:
         """Substrates that a request leaves out and that must then idle (`RecurrentNetwork.idle_drive`):
         a chip's generators keep their rates, a recurrent network's one-shot learning does not repeat."""
         return [(n, s) for n, s in self.substrates.items() if n not in rates and hasattr(s, "idle_drive")]
+
+    def _gates(self, drives):
+        """Whether each of `gated` runs in a frame whose full drives (idle ones included) are
+        ``drives`` (``{substrate: float[R * n_inputs]}``)."""
+        return [rule(np.reshape(drives[n], (self.substrates[n].n_replicas, -1))) for n, _, rule in self.gated]
 
     def get_state(self):
         """``{"t": s, "net.<substrate>.<part>.<variable>": array}`` between frames.

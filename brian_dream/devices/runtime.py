@@ -54,6 +54,11 @@ class RuntimeDriver(FrameDriver):
         self.network = Network(*objects, *self.monitors.objects, self._hook)
         self._rates = {n: s.inputs.variables["rate"].get_value() for n, s in self.substrates.items()}
         self._counts = {n: s.hidden.variables["count"].get_value() for n, s in self.substrates.items()}
+        self._open = [True] * len(self.gated)
+        for k, (_, obj, _) in enumerate(self.gated):
+            # a second driver of the same substrates gates the object's own run, not the first's gate
+            obj._ungated_run = getattr(obj, "_ungated_run", obj.run)
+            obj.run = self._gated_run(obj._ungated_run, k)
         self._controller = None
         self._step = 0
         self._now = 0.0  # the network's clock at the start of the next frame
@@ -97,6 +102,14 @@ class RuntimeDriver(FrameDriver):
             self._rates[n][:] = r
         for n, sub in self._left_out(rates):
             self._rates[n][:] = sub.idle_drive(self._rates[n])
+        self._open[:] = self._gates(self._rates)
+
+    def _gated_run(self, run, k):
+        # Brian2 fixes a run's active objects when it starts; the frame's gate is read per step
+        def gated():
+            if self._open[k]:
+                run()
+        return gated
 
     def get_state(self):
         state = {"t": np.array(self._now)}

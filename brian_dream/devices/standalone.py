@@ -189,6 +189,9 @@ def _emit_frame_loop(network, substrates, frame_duration, monitors=None):
         if "lastspike" in sub.hidden.variables:  # only neurons with refractoriness have one
             name, _, gpu = _array_pointer(dev, sub.hidden.variables["lastspike"])
             lines.append(f"_bridge.add_lastspike({name}, _num_{name}, {gpu});")
+    gated = [obj for sub in substrates if hasattr(sub, "gated_operations") for obj, _ in sub.gated_operations()]
+    if gated:
+        lines.append(f"_bridge.set_gates({len(gated)});")
     lines.append(f"_bridge.open({float(frame_duration / second)!r});")
     dev.insert_code("main", "\n".join(lines))
     network.run(frame_duration, namespace={})
@@ -219,6 +222,42 @@ def _enclose_run(directory, network_name, loop_body):
     body = [indent + "    " + line for line in loop_body.split("\n")]
     lines[i:i + 1] = [indent + "while (_bridge.next_frame()) {", "    " + lines[i]] + body + [indent + "}"]
     path.write_text("\n".join(lines))
+
+
+_SYNAPSE_LOOP = "    for(int _idx=0; _idx<_N; _idx++)\n"
+
+
+def _mark_independent_loops(directory, names):
+    """Tell gcc (``#pragma GCC ivdep``) that the loops of the code objects of ``names`` carry no
+    dependence between iterations: each touches only its own synapse (their substrates say so).
+
+    gcc cannot prove that the neuron arrays a synapse loop gathers from are not the synapse
+    arrays it stores to, so it left these loops scalar (Adam's square root and division per
+    synapse and step); other compilers ignore the pragma.
+    """
+    for name in names:
+        sources = sorted((Path(directory) / "code_objects").glob(f"{name}_codeobject*.cpp"))
+        if len(sources) != 1:
+            raise DeviceError(f"{directory}: {len(sources)} code objects of {name!r}, expected one")
+        text = sources[0].read_text()
+        if text.count(_SYNAPSE_LOOP) != 1:
+            raise DeviceError(f"{sources[0]}: expected one loop over the synapses, found {text.count(_SYNAPSE_LOOP)}")
+        sources[0].write_text(text.replace(_SYNAPSE_LOOP, "    #pragma GCC ivdep\n" + _SYNAPSE_LOOP))
+
+
+def _gate_runs(directory, network_name, names):
+    """Let the bridge skip the code objects of the objects ``names`` (in gate order) in a frame
+    whose gate byte is 0: their network entries call them through ``brian_dream_bridge::gated``."""
+    if not names:
+        return
+    path = _main_source(directory)
+    text = path.read_text()
+    for k, name in enumerate(names):
+        entry = re.compile(rf"({re.escape(network_name)}\.add\(&\w+, )(_run_{re.escape(name)}_codeobject(?:_\d+)?)\);")
+        text, found = entry.subn(rf"\1brian_dream_bridge::gated<{k}, \2>);", text)
+        if found != 1:
+            raise DeviceError(f"{path.name}: {found} network entries of {name!r}; a gated operation needs exactly one")
+    path.write_text(text)
 
 
 def _main_source(directory):
@@ -283,7 +322,12 @@ def _generate(network, substrates, frame_duration, directory, monitors=None, com
     if not _is_cuda(dev):
         _write_vector_header(directory / _VECTOR_HEADER, vector_math)
     dev.build(directory=str(directory), compile=False, run=False, with_output=False)
+    if vector_math and not _is_cuda(dev):
+        _mark_independent_loops(directory, [obj.name for sub in substrates if hasattr(sub, "elementwise_operations")
+                                            for obj in sub.elementwise_operations()])
     _enclose_run(directory, network.name, loop_body)
+    _gate_runs(directory, network.name,
+               [obj.name for sub in substrates if hasattr(sub, "gated_operations") for obj, _ in sub.gated_operations()])
     if _is_cuda(dev):
         from .cuda import patch_project
 
@@ -474,6 +518,7 @@ class StandaloneDriver(FrameDriver):
         for n, sub in self._left_out(rates):
             self._rates[n][:] = sub.idle_drive(self._rates[n])
         msg += b"F" + b"".join(self._rates[s.name].tobytes() for s in self._order)
+        msg += bytes(self._gates(self._rates))
         with self._lock:
             self._start()
             self._write(bytes(msg))

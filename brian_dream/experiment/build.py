@@ -93,7 +93,7 @@ def build_networks(config, encoder):
     return substrates, model
 
 
-def _recurrent_network(config, name, n_features, n_hidden, rollouts=False):
+def _recurrent_network(config, name, n_features, n_hidden, rollouts=False, eligibility_trace=True):
     from ..recurrent.network import RecurrentNetwork
 
     rc, ag = config.recurrent, config.agent
@@ -101,7 +101,8 @@ def _recurrent_network(config, name, n_features, n_hidden, rollouts=False):
                             dt=parse_quantity(config.simulation.dt, ms), tau_mem=parse_quantity(rc.tau_mem, ms),
                             tau_syn=parse_quantity(rc.tau_syn, ms), field=rc.field, s_inh=rc.s_inh, v_init=rc.v_init,
                             input_std=rc.input_std, recurrent_std=rc.recurrent_std or None, adam=_adam(config),
-                            synapse_precision=rc.synapse_precision, rollouts=rollouts)
+                            synapse_precision=rc.synapse_precision, rollouts=rollouts,
+                            eligibility_trace=eligibility_trace)
 
 
 def _adam(config):
@@ -115,7 +116,8 @@ def build_recurrent_world_model(config, name="model"):
 
     rc, wm = config.recurrent, config.world_model
     n_state, n_actions = config.n_state(), config.n_actions()
-    network = _recurrent_network(config, name, n_actions + n_state, wm.n_hidden)
+    # the model's gradient is each step's own (decay 0, Adam every step): no trace to store
+    network = _recurrent_network(config, name, n_actions + n_state, wm.n_hidden, eligibility_trace=False)
     model = RecurrentWorldModel(
         config.experiment.seeds, network, n_state, n_actions, recurrent_lr=rc.model_recurrent_lr,
         reward_signal=rc.model_reward_signal, action_scale=rc.action_scale, state_scale=rc.state_scale,

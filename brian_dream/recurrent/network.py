@@ -74,11 +74,16 @@ class RecurrentNetwork:
     rollouts : bool
         Keep a copy of the eligibility trace (``save``/``restore`` in the drive), so that a
         planning rollout can build its own trace and the game's continues after it.
+    eligibility_trace : bool
+        False: no trace outlives its frame, so ``G`` and ``A`` are not stored and Adam's
+        gradient is the frame's own ``reward L_post psi_post p_pre`` (the world model's
+        case: ``decay`` 0 and ``end`` 1 in every frame with a reward, which `check_rates`
+        enforces; the numbers are those of the network with the trace).
     """
 
     def __init__(self, name, seeds, n_features, n_hidden, dt=1 * ms, tau_mem=6 * ms, tau_syn=4 * ms, field=-8.0,
                  s_inh=100.0, v_init=-4.0, input_std=10.0, recurrent_std=None, adam=None, synapse_precision="float64",
-                 rollouts=False):
+                 rollouts=False, eligibility_trace=True):
         from brian2.devices.device import RuntimeDevice, get_device
 
         self.name = name
@@ -94,6 +99,9 @@ class RecurrentNetwork:
             raise ConfigError(f"{name}: synapse_precision must be 'float32' or 'float64', got {synapse_precision!r}")
         self.synapse_precision = synapse_precision
         self.rollouts = bool(rollouts)
+        self.eligibility_trace = bool(eligibility_trace)
+        if self.rollouts and not self.eligibility_trace:
+            raise ConfigError(f"{name}: planning rollouts put the eligibility trace aside, but this network keeps none")
         self.adam = {"beta1": 0.9, "beta2": 0.999, "eps": 1e-5, **(adam or {})}
         a_m, a_s = float(np.exp(-dt / tau_mem)), float(np.exp(-dt / tau_syn))
         N, I, D = self.n_hidden, self.n_features, self.n_drive
@@ -139,13 +147,7 @@ class RecurrentNetwork:
             [replica_rng(s, f"{name}.input_weights").normal(0.0, input_std, (N, I)).ravel() for s in self.seeds])
 
         b1, b2, eps = (float(self.adam[k]) for k in ("beta1", "beta2", "eps"))
-        self.synapses = Synapses(self.hidden, self.hidden, """
-            w : 1
-            G : 1
-            A : 1
-            m : 1
-            v : 1
-            """ + ("G_saved : 1\n" if self.rollouts else "") + """
+        self.synapses = Synapses(self.hidden, self.hidden, "\n".join(f"{v} : 1" for v in self._synapse_state()) + """
             I_rec_post = w * shat_pre : 1 (summed)
             """, name=f"{name}_recurrent{unique}", dtype=self._synapse_dtypes(), **timing)
         self.pre, self.post = _all_to_all_but_self(R, N)
@@ -164,21 +166,33 @@ class RecurrentNetwork:
         rollout_lines = """
             G = G + restore_post * (G_saved - G)
             G_saved = G_saved + save_post * (G - G_saved)""" if self.rollouts else ""
-        self._learn = self.synapses.run_regularly(f"""
-            G = decay_post * G + Lpsi_post * p_last_pre
-            A = A + reward_post * G{rollout_lines}
+        adam_lines = f"""
             m = m + adam_post * {1 - b1!r} * (learn_post * A - m)
             v = v + adam_post * {1 - b2!r} * (learn_post * A * A - v)
-            w = w + step_size_post * m / (sqrt(c2_post * v) + {eps!r})
-            A = A * (1 - end_post)
-            G = G * (1 - clear_post)
-            """, when="start", order=0, name=f"{name}_eprop{unique}")
+            w = w + step_size_post * m / (sqrt(c2_post * v) + {eps!r})"""
+        if self.eligibility_trace:
+            self._eprop = self.synapses.run_regularly(f"""
+                G = decay_post * G + Lpsi_post * p_last_pre
+                A = A + reward_post * G{rollout_lines}
+                """, when="start", order=0, name=f"{name}_eprop{unique}")
+            # Adam apart from the trace: the agent's runs once per game, and a frame in which no
+            # replica steps, ends or clears skips it (`gated_operations`)
+            self._adam = self.synapses.run_regularly(adam_lines + """
+                A = A * (1 - end_post)
+                G = G * (1 - clear_post)
+                """, when="start", order=1, name=f"{name}_adam{unique}")
+        else:
+            # the step's gradient is the trace of a step that starts from none (decay 0, A cleared)
+            self._eprop = None
+            self._adam = self.synapses.run_regularly(
+                "A = reward_post * (Lpsi_post * p_last_pre)" + adam_lines,
+                when="start", order=1, name=f"{name}_adam{unique}")
         self._reset = self.hidden.run_regularly(f"""
             H = H * (1 - reset) + {self.v_init!r} * reset
             S = S * (1 - reset)
             shat = shat * (1 - reset)
             p = p * (1 - reset)
-            """, when="start", order=1, name=f"{name}_reset{unique}")
+            """, when="start", order=2, name=f"{name}_reset{unique}")
         # summed variables run in "groups" at the group's order - 1: filter the spikes
         # before (the recurrent input reads shat_t) and move H after
         # a frame that does not drive this network (hold = 1) leaves its neurons as they are:
@@ -202,14 +216,49 @@ class RecurrentNetwork:
         return {v: np.dtype(self.synapse_precision) for v in self._synapse_state()}
 
     def _synapse_state(self):
-        return ("w", "G", "A", "m", "v") + (("G_saved",) if self.rollouts else ())
+        trace = ("G", "A") if self.eligibility_trace else ()
+        return ("w",) + trace + ("m", "v") + (("G_saved",) if self.rollouts else ())
 
     # -- what the drivers use ---------------------------------------------------------
     @property
     def objects(self):
         """Brian2 objects to add to a `Network`."""
-        return [self.inputs, self.hidden, self.input_synapses, self.synapses, self._copy, self._learn, self._reset,
-                self._traces, self._membrane]
+        return [o for o in (self.inputs, self.hidden, self.input_synapses, self.synapses, self._copy, self._eprop,
+                            self._adam, self._reset, self._traces, self._membrane) if o is not None]
+
+    def gated_operations(self):
+        """``[(object, rule)]``: operations a frame may skip, and when it may.
+
+        ``rule(drive)`` (the frame's whole drive, ``float[R, n_drive]``) is False when the
+        operation leaves every replica's state exactly as it is, its factors being 0 or 1:
+        no trace to move (no signal, ``decay`` 1, no ``reward``, no ``save``/``restore``),
+        no Adam step, end or clear, or no replica stepping (the recurrent input of a held
+        network is never read). The drivers skip it then; the numbers stay the same.
+        """
+        I, N = self.n_features, self.n_hidden
+        col = {s: I + N + k for k, s in enumerate(DRIVE_SCALARS)}
+
+        def trace_moves(d):
+            return bool(np.any(d[:, I:I + N] != 0) or np.any(d[:, col["decay"]] != 1) or np.any(d[:, col["reward"]] != 0)
+                        or np.any(d[:, col["save"]] != 0) or np.any(d[:, col["restore"]] != 0))
+
+        def adam_steps(d):
+            return bool(np.any(d[:, [col["adam"], col["end"], col["clear"]]] != 0))
+
+        def network_steps(d):
+            return bool(np.any(d[:, col["hold"]] == 0))
+
+        if not self.eligibility_trace:
+            return [(self._adam, lambda d: bool(np.any(d[:, col["adam"]] != 0))),
+                    (self.synapses.summed_updaters["I_rec_post"], network_steps)]
+        return [(self._eprop, trace_moves), (self._adam, adam_steps),
+                (self.synapses.summed_updaters["I_rec_post"], network_steps)]
+
+    def elementwise_operations(self):
+        """Operations whose loop over synapses reads and writes only its own synapse's variables
+        (and reads neuron variables the loop does not write): no iteration depends on another,
+        which lets a compiler vectorise their gathers (`brian_dream.devices.standalone`)."""
+        return [o for o in (self._eprop, self._adam) if o is not None]
 
     @property
     def connectivity(self):
@@ -260,6 +309,12 @@ class RecurrentNetwork:
                              f"n_drive={self.n_drive}], got {drive.shape}")
         if not np.all(np.isfinite(drive)):
             raise ValueError(f"{self.name}: the drive must be finite")
+        if not self.eligibility_trace:
+            col = self.n_features + self.n_hidden + np.array([DRIVE_SCALARS.index(s) for s in ("reward", "decay", "end")])
+            reward, decay, end = drive[:, col].T
+            if np.any((reward != 0) & ((decay != 0) | (end != 1))):
+                raise ValueError(f"{self.name}: this network keeps no eligibility trace (eligibility_trace=False), so "
+                                 "a frame with a reward must have decay 0 and end 1")
         return drive
 
     def idle_drive(self, drive):
@@ -326,15 +381,19 @@ def _linked(group, index):
 
 
 def _all_to_all_but_self(R, N):
-    """``(pre, post)`` of every ordered pair of distinct neurons within each replica, post-major
-    (the learning pathways run a post neuron's synapses together)."""
-    local_post, local_pre = np.nonzero(~np.eye(N, dtype=bool))
+    """``(pre, post)`` of every ordered pair of distinct neurons within each replica, pre-major.
+
+    A summed variable adds each synapse into its post neuron in synapse order: pre-major,
+    consecutive additions go to different neurons (post-major chained them, one addition's
+    latency each), and each neuron still sums its inputs in the order of their pre index.
+    """
+    local_pre, local_post = np.nonzero(~np.eye(N, dtype=bool))
     offset = (np.arange(R) * N)[:, None]
     return (offset + local_pre).ravel().astype(np.int32), (offset + local_post).ravel().astype(np.int32)
 
 
 def _off_diagonal(J):
-    """``J[post, pre]`` in the synapse order of `_all_to_all_but_self` (post-major, no self-pairs)."""
+    """``J[post, pre]`` in the synapse order of `_all_to_all_but_self` (pre-major, no self-pairs)."""
     N = J.shape[0]
-    post, pre = np.nonzero(~np.eye(N, dtype=bool))
+    pre, post = np.nonzero(~np.eye(N, dtype=bool))
     return J[post, pre]
