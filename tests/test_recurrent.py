@@ -2,6 +2,7 @@
 integration, the e-prop trace against a finite difference, runtime against cpp, and the config."""
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -255,9 +256,31 @@ def test_export_writes_a_recurrent_project_whose_layout_says_what_the_drive_hold
     from brian_dream.experiment import export
 
     path = export("capone_pong", tmp_path / "project", {"substrate.n_hidden": 10})
-    (agent,) = json.loads((path / "layout.json").read_text())["substrates"]
+    layout = json.loads((path / "layout.json").read_text())
+    (agent,) = layout["substrates"]
     assert agent["n_inputs"] == 4 + 10 + len(agent["drive"]["scalars"])
     assert agent["drive"]["idle_scalars"][agent["drive"]["scalars"].index("hold")] == 1.0
+    assert [g["operation"] for g in layout["gates"]] == ["agent_eprop", "agent_adam",
+                                                         "agent_recurrent_summed_variable_I_rec_post"]
+
+
+@pytest.mark.slow
+def test_an_exported_recurrent_project_runs_under_its_own_host(tmp_path):
+    import subprocess
+    import sys
+
+    from brian_dream.experiment import export
+
+    path = export("capone_dream", tmp_path / "project", {"substrate.n_hidden": 12, "world_model.n_hidden": 10})
+    gates = json.loads((path / "layout.json").read_text())["gates"]
+    assert [g["substrate"] for g in gates] == [0, 0, 0, 1, 1]  # the model keeps no trace: no eprop step
+    subprocess.run(["make", "-j2"], cwd=path, check=True, capture_output=True)
+    # drive.py sends a byte per gate after the rates: without them the program would read
+    # the next command from the middle of the frame
+    out = subprocess.run([sys.executable, "drive.py", "--frames", "5"], cwd=path, check=True, capture_output=True,
+                         text=True, timeout=120).stdout.splitlines()
+    assert len(out) == 5 and all("agent" in line and "model" in line for line in out)
+    assert sum(int(line.split("agent ")[1].split()[0]) for line in out) > 0
     keys = {s["key"]: s["reset"] for s in json.loads((path / "layout.json").read_text())["state"]}
     assert keys["net.agent.synapses.w"] is False and keys["net.agent.hidden.H"] is True
     assert (path / "main.cpp").is_file()
@@ -279,3 +302,108 @@ def test_command_line_trains_a_recurrent_agent_without_chip_figures(tmp_path, ca
     assert "board_estimate" not in meta["timings"] and meta["timings"]["agent_frames"] > 0
     assert main(["energy", str(run)]) == 2
     assert "recurrent networks (substrate.network: recurrent), which are not a chip" in capsys.readouterr().err
+
+
+def _without_gates(monkeypatch):
+    monkeypatch.setattr(RecurrentNetwork, "gated_operations", lambda self: [])
+
+
+@pytest.mark.parametrize("device", ["runtime", pytest.param("cpp", marks=pytest.mark.slow)])
+def test_skipping_the_operations_a_frame_does_not_need_changes_no_number(device, runtime_run, monkeypatch):
+    if device == "runtime":
+        _, _, counts, state = runtime_run
+    else:
+        _, _, counts, state = run_network("cpp")
+    _without_gates(monkeypatch)
+    _, _, ungated_counts, ungated_state = run_network(device)
+    np.testing.assert_array_equal(counts, ungated_counts)
+    assert set(state) == set(ungated_state)
+    for key in state:
+        np.testing.assert_array_equal(state[key], ungated_state[key], err_msg=key)
+
+
+def test_the_gates_close_only_where_nothing_would_change():
+    with building_for("runtime"):
+        net = RecurrentNetwork("agent", [3, 4], I, N)
+        model = RecurrentNetwork("model", [3, 4], I, N, eligibility_trace=False)
+    def names(network):  # runtime objects take unique names ("agent_eprop_1")
+        return [re.sub(r"_\d+(?=_|$)", "", obj.name) for obj, _ in network.gated_operations()]
+
+    assert names(net) == ["agent_eprop", "agent_adam", "agent_recurrent_summed_variable_I_rec_post"]
+    assert names(model) == ["model_adam", "model_recurrent_summed_variable_I_rec_post"]
+
+    def open_gates(d):
+        return [rule(d) for _, rule in net.gated_operations()]
+
+    x = np.ones((2, I))
+
+    def step(**scalars):  # a frame that steps the network and keeps the trace, unless told otherwise
+        return net.drive(x, **{"decay": 1.0, **scalars})
+
+    assert open_gates(step()) == [False, False, True]  # only the recurrent input is needed
+    assert open_gates(net.idle_drive(step())) == [False, False, False]  # held: nothing runs
+    assert open_gates(step(reward=[0.0, 0.5])) == [True, False, True]  # one replica's reward moves A
+    assert open_gates(step(decay=[1.0, 0.0])) == [True, False, True]
+    assert open_gates(step(signal=np.eye(2, N))) == [True, False, True]
+    assert open_gates(step(end=[1.0, 0.0])) == [False, True, True]
+    assert open_gates(step(adam=[0.0, 1.0])) == [False, True, True]
+    assert open_gates(step(clear=1.0)) == [False, True, True]
+
+
+def model_style_run(eligibility_trace, device="runtime", steps=60):
+    """A world model's frames (decay 0, reward 1, Adam and end in every learning frame), some frames idle."""
+    with building_for(device):
+        net = RecurrentNetwork("model", [7, 8], I, N, recurrent_std=1.0, eligibility_trace=eligibility_trace)
+        driver = make_driver(device, [net], 1 * ms, 1 * ms)
+    counts, pending, k = [], {}, 0
+    with driver.open() as session:
+        for t, d in enumerate(drive_sequence(steps, seed=3)):
+            counts.append(session.step({"model": net.drive(d["x"], reset=d["reset"], **pending)})["model"])
+            learns = t % 5 != 4  # every fifth step is not learnt (as in a dream): the trace must not matter
+            k += learns
+            pending = dict(signal=d["signal"], reward=float(learns), decay=0.0, adam=float(learns), learn=1.0,
+                           lr=0.01, c1=1 / (1 - 0.9 ** max(k, 1)), c2=1 / (1 - 0.999 ** max(k, 1)),
+                           end=float(learns)) if learns else {}
+        state = driver.get_state()
+    driver.close()
+    return np.array(counts), state
+
+
+@pytest.mark.parametrize("device", ["runtime", pytest.param("cpp", marks=pytest.mark.slow)])
+def test_a_network_without_a_stored_trace_learns_exactly_as_one_with_it(device):
+    counts, state = model_style_run(True, device)
+    lean_counts, lean_state = model_style_run(False, device)
+    assert counts.sum() > 30, "too few spikes for the comparison to mean anything"
+    np.testing.assert_array_equal(lean_counts, counts)
+    assert "net.model.synapses.G" in state and "net.model.synapses.G" not in lean_state
+    assert set(lean_state) == set(state) - {"net.model.synapses.G", "net.model.synapses.A"}
+    for key in lean_state:
+        np.testing.assert_array_equal(lean_state[key], state[key], err_msg=key)
+    w0 = model_style_run(False, device, steps=1)[1]["net.model.synapses.w"]
+    assert np.abs(lean_state["net.model.synapses.w"] - w0).max() > 1e-3, "the weights never moved"
+
+
+def test_a_network_without_a_trace_refuses_a_drive_that_would_need_one():
+    with building_for("runtime"):
+        net = RecurrentNetwork("model", [0], 3, 5, eligibility_trace=False)
+        with pytest.raises(ConfigError, match="keeps none"):
+            RecurrentNetwork("agent", [0], 3, 5, eligibility_trace=False, rollouts=True)
+    net.check_rates(net.drive(np.zeros((1, 3)), reward=1.0, decay=0.0, end=1.0))
+    with pytest.raises(ValueError, match="decay 0 and end 1"):
+        net.check_rates(net.drive(np.zeros((1, 3)), reward=1.0, decay=0.998, end=1.0))
+    with pytest.raises(ValueError, match="decay 0 and end 1"):
+        net.check_rates(net.drive(np.zeros((1, 3)), reward=1.0, decay=0.0))
+
+
+@pytest.mark.slow
+def test_compiled_synapse_loops_are_marked_independent_only_where_they_are(tmp_path):
+    with building_for("cpp"):
+        net = RecurrentNetwork("agent", [0], I, N)
+        driver = make_driver("cpp", [net], 1 * ms, 1 * ms, build_dir=tmp_path)
+    code = driver.directory / "code_objects"
+    marked = sorted(p.name.split("_codeobject")[0] for p in code.glob("*.cpp") if "#pragma GCC ivdep" in p.read_text())
+    # the summed input adds into shared neurons: its iterations are not independent
+    assert marked == ["agent_adam", "agent_eprop"]
+    main = (driver.directory / "main.cpp").read_text()
+    assert main.count("brian_dream_bridge::gated<") == 3
+    driver.close()

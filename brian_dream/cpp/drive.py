@@ -61,6 +61,7 @@ def main():
     assert read_exactly(replies, 8) == b"BDBRIDGE"
     subs = layout["substrates"]
     rates = b"".join(inputs(s, args.rate).tobytes() for s in subs)
+    rates += bytes([1] * len(layout.get("gates", [])))  # every gated operation runs: always right
     for frame in range(args.frames):
         commands.write(b"F" + rates)
         counts = [np.frombuffer(read_exactly(replies, 8 * s["n_replicas"] * s["n_hidden"]), np.float64)

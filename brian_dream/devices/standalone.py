@@ -632,6 +632,9 @@ def export_project(substrates_factory, device, frame_duration, directory, readme
             "substrates": [_substrate_layout(s) for s in substrates],
             "state": [{"substrate": k, "key": key, "dtype": np.dtype(var.dtype).str, "size": size,
                        "reset": resettable} for k, key, var, size, resettable in _state_layout(substrates)],
+            # after the rates, each 'F' carries one byte per gate: 1 runs the operation this frame
+            "gates": [{"substrate": k, "operation": obj.name} for k, s in enumerate(substrates)
+                      if hasattr(s, "gated_operations") for obj, _ in s.gated_operations()],
         }
     (directory / "layout.json").write_text(json.dumps(layout, indent=1))
     shutil.copy(resources.files("brian_dream") / "cpp" / "drive.py", directory / "drive.py")
@@ -668,5 +671,9 @@ and returns the hidden neurons' spike counts, until the host says stop.
 `drive.py` is a complete host in 60 lines of numpy: copy it to connect your own
 environment. The byte protocol is documented at the top of `frame_bridge.h`; the
 order and size of every array are in `layout.json` (rates and counts are float64,
-one block per substrate, replica-major).
+one block per substrate, replica-major). A frame's rates are followed by one byte per
+entry of `layout.json`'s `gates` (none for a chip network): 1 runs that operation in
+the frame, 0 skips it. Sending 1s is always right; brian_dream's own host sends 0 only
+where the operation would leave every value as it is (a recurrent network's Adam step
+in a frame without one, for example), which makes those frames faster.
 """
