@@ -5,6 +5,7 @@ Usage::
     python benchmarks/experiment_walltime.py              # 10 replicas, 20 games per protocol
     python benchmarks/experiment_walltime.py --games 5 --replicas 2    # a quick check
     python benchmarks/experiment_walltime.py --device cpp              # the compiled device
+    python benchmarks/experiment_walltime.py --device cpp --experiment capone   # the recurrent e-prop networks
 
 Times a short run of each protocol with all seeds as replicas of one simulation
 (as ``brian-dream sweep dreaming_main`` runs them), learning switched on from the
@@ -47,7 +48,11 @@ from brian_dream.envs.floor import ale_floor
 from brian_dream.experiment.protocols import board_time
 from brian_dream.runs import RunFolder, write_record
 
-PROTOCOLS = {"no_dreaming": "dynapse_pong", "dreaming": "dynapse_dream"}
+#: the experiment's two conditions, per ``--experiment``: the board's (DYNAP-SE) and Capone &
+#: Paolucci's recurrent e-prop networks (the same 10 seeds x 2000 games of Pong from RAM)
+EXPERIMENTS = {"dynapse": {"no_dreaming": "dynapse_pong", "dreaming": "dynapse_dream"},
+               "capone": {"no_dreaming": "capone_pong", "dreaming": "capone_dream"}}
+PROTOCOLS = EXPERIMENTS["dynapse"]
 BOARD_HOURS_PER_RUN = {"no_dreaming": 1.0, "dreaming": 3.0}  # code README of blakeyy/neuromorphic_dreaming
 
 
@@ -66,16 +71,16 @@ def time_protocol(preset, replicas, games, device="runtime"):
                         "world_model": t["model"]}}
 
 
-def scaling_point(device, replicas, n_hidden, games):
+def scaling_point(device, replicas, n_hidden, games, preset="dynapse_pong"):
     """Cost per agent-frame and peak memory of the no-dreaming loop; meant to run in a fresh process
     whose build is already in the cache (`_fresh` warms it up in another), so that the peak memory
     of its child processes is the compiled program's, not the compiler's."""
     overrides = {"experiment.seeds": list(range(replicas)), "agent.start_learning_game": 0,
                  "simulation.device": device, "substrate.n_hidden": n_hidden}
     if games == 0:  # the warm-up: compile
-        train("dynapse_pong", overrides={**overrides, "experiment.games": 1}, progress=False)
+        train(preset, overrides={**overrides, "experiment.games": 1}, progress=False)
         return None
-    result = train("dynapse_pong", overrides={**overrides, "experiment.games": games}, progress=False)
+    result = train(preset, overrides={**overrides, "experiment.games": games}, progress=False)
     t, n = result.timings, result.timings["agent_frames"]
     return {"replicas": replicas, "n_hidden": n_hidden, "games": games,
             "ms_per_agent_frame": 1000 * (t["simulation"] + t["host"]) / n,
@@ -86,7 +91,7 @@ def scaling_point(device, replicas, n_hidden, games):
             "peak_rss_mb_program": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}
 
 
-def scaling(device, replicas_list, hidden_list, games):
+def scaling(device, replicas_list, hidden_list, games, preset="dynapse_pong"):
     """`scaling_point` over replicas (510 neurons) and network sizes (10 replicas), each in a fresh process."""
     points = [(R, 510) for R in replicas_list] + [(10, h) for h in hidden_list if (10, h) not in
                                                    [(R, 510) for R in replicas_list]]
@@ -94,7 +99,7 @@ def scaling(device, replicas_list, hidden_list, games):
     for R, h in points:
         for g in (0, games):  # build in one process, measure in the next
             with mp.get_context("spawn").Pool(1) as pool:
-                row = pool.apply(scaling_point, (device, R, h, g))
+                row = pool.apply(scaling_point, (device, R, h, g, preset))
         rows.append(row)
         print(f"R={R:4d}, {h:5d} neurons: {row['ms_per_agent_frame']:.3f} ms per agent-frame "
               f"(simulation {row['simulation_ms_per_agent_frame']:.3f}); "
@@ -140,10 +145,16 @@ def main(argv=None):
     p.add_argument("--scale-replicas", type=int, nargs="+", default=[1, 10, 50, 100])
     p.add_argument("--scale-hidden", type=int, nargs="+", default=[255, 510, 1020, 2040])
     p.add_argument("--scale-games", type=int, default=3, help="games timed per scaling point")
+    p.add_argument("--experiment", default="dynapse", choices=sorted(EXPERIMENTS),
+                   help="dynapse: the board's networks (default); capone: the recurrent e-prop networks "
+                        "(the board's hours are then not comparable and not reported)")
     p.add_argument("--out", default=None,
-                   help="output JSON (default: benchmarks/results/experiment_walltime[_DEVICE].json)")
+                   help="output JSON (default: benchmarks/results/experiment_walltime[_EXPERIMENT][_DEVICE].json)")
     args = p.parse_args(argv)
-    suffix = "" if args.device == "runtime" else f"_{args.device}"
+    global PROTOCOLS
+    PROTOCOLS = EXPERIMENTS[args.experiment]
+    board = args.experiment == "dynapse"
+    suffix = ("" if board else f"_{args.experiment}") + ("" if args.device == "runtime" else f"_{args.device}")
     args.out = args.out or str(Path(__file__).parent / "results" / f"experiment_walltime{suffix}.json")
 
     print("warming up (compiling both networks) ...", flush=True)
@@ -154,13 +165,14 @@ def main(argv=None):
     for name, preset in PROTOCOLS.items():
         row = time_protocol(preset, args.replicas, args.games, args.device)
         row["projected_full_s"] = row["seconds_per_game"] * args.full_games
-        row["board_estimate_s"] = board_time(load_preset(preset))["seconds"] * args.full_games * args.replicas
-        row["board_reported_s"] = BOARD_HOURS_PER_RUN[name] * 3600 * args.replicas
+        if board:
+            row["board_estimate_s"] = board_time(load_preset(preset))["seconds"] * args.full_games * args.replicas
+            row["board_reported_s"] = BOARD_HOURS_PER_RUN[name] * 3600 * args.replicas
         rows[name] = row
         print(f"{name:12s}: {row['seconds_per_game']:.2f} s per game of {args.replicas} replicas -> "
-              f"{row['projected_full_s'] / 3600:.2f} h for {args.full_games} games "
-              f"(board: {row['board_reported_s'] / 3600:.0f} h reported, {row['board_estimate_s'] / 3600:.1f} h estimated)",
-              flush=True)
+              f"{row['projected_full_s'] / 3600:.2f} h for {args.full_games} games" + (
+                  f" (board: {row['board_reported_s'] / 3600:.0f} h reported, "
+                  f"{row['board_estimate_s'] / 3600:.1f} h estimated)" if board else ""), flush=True)
     plan = {"no_dreaming": [rows["no_dreaming"]["projected_full_s"]],
             "dreaming": [rows["dreaming"]["projected_full_s"]]}
     if args.split_dreaming > 1:
@@ -176,7 +188,8 @@ def main(argv=None):
     total = sum(r["projected_full_s"] for r in rows.values() if r["replicas"] == args.replicas)
     print(f"whole experiment ({args.replicas} seeds x 2 conditions x {args.full_games} games): {total / 3600:.2f} h "
           f"sequential, {max(rows[k]['projected_full_s'] for k in PROTOCOLS) / 3600:.2f} h with the two conditions "
-          f"on two cores; the board: {sum(rows[k]['board_reported_s'] for k in PROTOCOLS) / 3600:.0f} h")
+          f"on two cores" + (f"; the board: {sum(rows[k]['board_reported_s'] for k in PROTOCOLS) / 3600:.0f} h"
+                             if board else ""))
     floor = ale_floor(seconds=args.floor_seconds, processes=args.cores)
     env_steps = sum(args.replicas * args.full_games * (cfg.env.noop_steps + cfg.env.play_steps)
                     for cfg in (load_preset(p) for p in PROTOCOLS.values()))
@@ -184,7 +197,8 @@ def main(argv=None):
     print(f"ALE floor: {floor['steps_per_s']:.0f} env steps/s on {floor['processes']} processes -> "
           f"{env_steps / 1e6:.2f} M steps in {floor_s / 60:.1f} min; the experiment projects to "
           f"{side_by_side / floor_s:.1f} x that", flush=True)
-    scaled = scaling(args.device, args.scale_replicas, args.scale_hidden, args.scale_games) if args.scaling else None
+    scaled = (scaling(args.device, args.scale_replicas, args.scale_hidden, args.scale_games, PROTOCOLS["no_dreaming"])
+              if args.scaling else None)
     measured = {}
     for item in args.measured:
         name, _, run_dir = item.partition("=")
@@ -192,7 +206,9 @@ def main(argv=None):
         measured[name] = {"run_dir": run_dir, "finished": "finished" in meta,
                           "wall_s": meta.get("timings", {}).get("total"), "seeds": meta.get("seeds")}
     out = {
-        "benchmark": "neuromorphic-dreaming experiment wall time",
+        "benchmark": "neuromorphic-dreaming experiment wall time" if board else
+                     "Capone & Paolucci's recurrent e-prop experiment wall time (capone_pong, capone_dream)",
+        "presets": PROTOCOLS,
         "device": "runtime (cython)" if args.device == "runtime" else args.device,
         "full_games": args.full_games,
         "protocols": rows,

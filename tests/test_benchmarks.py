@@ -41,6 +41,20 @@ def test_experiment_walltime_reports_the_floor_ratio_and_scaling(tmp_path):
 
 @pytest.mark.slow
 @needs_cpp
+def test_experiment_walltime_measures_the_recurrent_experiment_without_the_boards_hours(tmp_path):
+    out = tmp_path / "capone.json"
+    subprocess.run([sys.executable, str(BENCHMARKS / "experiment_walltime.py"), "--device", "cpp", "--experiment",
+                    "capone", "--replicas", "1", "--games", "1", "--full-games", "10", "--floor-seconds", "0.3",
+                    "--out", str(out)], check=True, capture_output=True, text=True)
+    record = json.loads(out.read_text())
+    assert record["presets"] == {"no_dreaming": "capone_pong", "dreaming": "capone_dream"}
+    assert {row["preset"] for row in record["protocols"].values()} == {"capone_pong", "capone_dream"}
+    assert not any("board_reported_s" in row for row in record["protocols"].values())
+    assert record["experiment_env_steps"] == 2 * 1 * 10 * (20 + 100) and record["ratio_to_ale_floor"] > 1
+
+
+@pytest.mark.slow
+@needs_cpp
 def test_profile_writes_its_tables(tmp_path):
     out = tmp_path / "profile.md"
     subprocess.run([sys.executable, str(BENCHMARKS / "profile_experiment.py"), "--preset", "dynapse_pong",
