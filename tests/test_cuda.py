@@ -156,6 +156,18 @@ def test_export_for_cuda_writes_a_project_that_builds(tmp_path, build_cache):
     assert (path / "main").is_file()
 
 
+@needs_toolchain
+def test_a_recurrent_network_with_gated_operations_builds_for_cuda(tmp_path):
+    from brian_dream.recurrent.network import RecurrentNetwork
+
+    with building_for("cuda"):
+        net = RecurrentNetwork("agent", [0, 1], 3, 10)
+        driver = StandaloneDriver([net], 1 * ms, 1 * ms, device="cuda", require_gpu=False, build_dir=tmp_path)
+    # the trace step, Adam and the recurrent input go through the bridge's gates
+    assert (driver.directory / "main.cu").read_text().count("brian_dream_bridge::gated<") == 3
+    assert (driver.directory / "main").is_file()
+
+
 # -- on a GPU: cuda against cpp ------------------------------------------------------------------------
 
 @needs_toolchain
