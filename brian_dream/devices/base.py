@@ -3,7 +3,14 @@
 
 import numpy as np
 
-__all__ = ["FrameDriver", "FrameSession", "RESET"]
+__all__ = ["FrameDriver", "FrameSession", "RESET", "gated_operations"]
+
+
+def gated_operations(substrates):
+    """``[(substrate index, substrate, Brian2 object, rule)]``: the operations a frame may skip
+    (each substrate's ``gated_operations()``, where it has one), in the order of their gates."""
+    return [(k, s, obj, rule) for k, s in enumerate(substrates) if hasattr(s, "gated_operations")
+            for obj, rule in s.gated_operations()]
 
 
 class FrameDriver:
@@ -44,8 +51,7 @@ class FrameDriver:
         self.timings = {"setup": 0.0, "simulation": 0.0, "host": 0.0, "frames": 0}
         #: ``[(substrate name, Brian2 object, rule)]``: operations a frame may skip
         #: (``substrate.gated_operations()``), in a fixed order; `_gates` says which run
-        self.gated = [(n, obj, rule) for n, s in self.substrates.items() if hasattr(s, "gated_operations")
-                      for obj, rule in s.gated_operations()]
+        self.gated = [(s.name, obj, rule) for _, s, obj, rule in gated_operations(substrates)]
 
     def run(self, controller):
         raise NotImplementedError

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 from brian2 import Network, get_device, prefs, second, set_device
 
-from .base import FrameDriver
+from .base import FrameDriver, gated_operations
 from ..errors import DeviceError
 
 __all__ = ["StandaloneDriver", "activate_standalone", "deactivate_standalone", "build_cache_dir",
@@ -189,7 +189,7 @@ def _emit_frame_loop(network, substrates, frame_duration, monitors=None):
         if "lastspike" in sub.hidden.variables:  # only neurons with refractoriness have one
             name, _, gpu = _array_pointer(dev, sub.hidden.variables["lastspike"])
             lines.append(f"_bridge.add_lastspike({name}, _num_{name}, {gpu});")
-    gated = [obj for sub in substrates if hasattr(sub, "gated_operations") for obj, _ in sub.gated_operations()]
+    gated = gated_operations(substrates)
     if gated:
         lines.append(f"_bridge.set_gates({len(gated)});")
     lines.append(f"_bridge.open({float(frame_duration / second)!r});")
@@ -326,8 +326,7 @@ def _generate(network, substrates, frame_duration, directory, monitors=None, com
         _mark_independent_loops(directory, [obj.name for sub in substrates if hasattr(sub, "elementwise_operations")
                                             for obj in sub.elementwise_operations()])
     _enclose_run(directory, network.name, loop_body)
-    _gate_runs(directory, network.name,
-               [obj.name for sub in substrates if hasattr(sub, "gated_operations") for obj, _ in sub.gated_operations()])
+    _gate_runs(directory, network.name, [obj.name for _, _, obj, _ in gated_operations(substrates)])
     if _is_cuda(dev):
         from .cuda import patch_project
 
@@ -633,8 +632,7 @@ def export_project(substrates_factory, device, frame_duration, directory, readme
             "state": [{"substrate": k, "key": key, "dtype": np.dtype(var.dtype).str, "size": size,
                        "reset": resettable} for k, key, var, size, resettable in _state_layout(substrates)],
             # after the rates, each 'F' carries one byte per gate: 1 runs the operation this frame
-            "gates": [{"substrate": k, "operation": obj.name} for k, s in enumerate(substrates)
-                      if hasattr(s, "gated_operations") for obj, _ in s.gated_operations()],
+            "gates": [{"substrate": k, "operation": obj.name} for k, _, obj, _ in gated_operations(substrates)],
         }
     (directory / "layout.json").write_text(json.dumps(layout, indent=1))
     shutil.copy(resources.files("brian_dream") / "cpp" / "drive.py", directory / "drive.py")

@@ -94,6 +94,8 @@ class RecurrentNetwork:
             raise ConfigError(f"{name}: a recurrent network needs >= 1 input, >= 2 neurons and >= 1 replica "
                               f"(got {self.n_features}, {self.n_hidden}, {R})")
         self.n_inputs = self.n_drive = self.n_features + self.n_hidden + len(DRIVE_SCALARS)
+        #: column of each `DRIVE_SCALARS` entry in a replica's drive block
+        self._scalar_column = {s: self.n_features + self.n_hidden + k for k, s in enumerate(DRIVE_SCALARS)}
         self.v_init = float(v_init)
         if synapse_precision not in ("float32", "float64"):
             raise ConfigError(f"{name}: synapse_precision must be 'float32' or 'float64', got {synapse_precision!r}")
@@ -235,8 +237,7 @@ class RecurrentNetwork:
         no Adam step, end or clear, or no replica stepping (the recurrent input of a held
         network is never read). The drivers skip it then; the numbers stay the same.
         """
-        I, N = self.n_features, self.n_hidden
-        col = {s: I + N + k for k, s in enumerate(DRIVE_SCALARS)}
+        I, N, col = self.n_features, self.n_hidden, self._scalar_column
 
         def trace_moves(d):
             return bool(np.any(d[:, I:I + N] != 0) or np.any(d[:, col["decay"]] != 1) or np.any(d[:, col["reward"]] != 0)
@@ -310,8 +311,7 @@ class RecurrentNetwork:
         if not np.all(np.isfinite(drive)):
             raise ValueError(f"{self.name}: the drive must be finite")
         if not self.eligibility_trace:
-            col = self.n_features + self.n_hidden + np.array([DRIVE_SCALARS.index(s) for s in ("reward", "decay", "end")])
-            reward, decay, end = drive[:, col].T
+            reward, decay, end = (drive[:, self._scalar_column[s]] for s in ("reward", "decay", "end"))
             if np.any((reward != 0) & ((decay != 0) | (end != 1))):
                 raise ValueError(f"{self.name}: this network keeps no eligibility trace (eligibility_trace=False), so "
                                  "a frame with a reward must have decay 0 and end 1")
