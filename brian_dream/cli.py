@@ -426,9 +426,10 @@ def _cmd_presets(args):
 def _cmd_envs(args):
     from .envs import ENV_IDS
 
+    width = max(map(len, ENV_IDS))
     for env_id, (_, n, doc) in ENV_IDS.items():
         size = f"{n} state variables" if n is not None else "state size set by its kwargs"
-        print(f"{env_id:29s} {size}; {doc}")
+        print(f"{env_id:{width}s} {size}; {doc}")
 
 
 def _cmd_neuron(args):

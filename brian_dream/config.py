@@ -803,7 +803,7 @@ class Config:
             return (-21.0, 21.0)
         if self.env.id == "brian_dream/BoxingPixels-v0":  # a knock-out ends the bout at 100 punches
             return (-100.0, 100.0)
-        if self.env.id == "brian_dream/PaddleTrack-v0":
+        if self.env.id in ("brian_dream/PaddleTrack-v0", "brian_dream/PaddleTrackPixels-v0"):
             return (-float(self.env.play_steps), float(self.env.play_steps))
         return None
 

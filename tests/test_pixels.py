@@ -1,5 +1,7 @@
 """Pong from pixels: black/white frames and the random projection ξ = F x (Capone & Paolucci §3.4)."""
 
+import functools
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -7,7 +9,7 @@ from gymnasium.utils.env_checker import check_env
 
 from brian_dream import train
 from brian_dream.envs import VectorGames, env_state_size, make_env
-from brian_dream.envs.pixels import FRAME_SHAPE, BlackWhiteFrames, RandomProjection
+from brian_dream.envs.pixels import FRAME_SHAPE, BlackWhiteFrames, RandomProjection, make_paddle_track_pixels
 from brian_dream.experiment.build import as_config
 
 PIXELS = "brian_dream/PongPixels-v0"
@@ -107,3 +109,66 @@ def test_the_recurrent_agent_trains_from_pixels():
                    overrides={"env.id": PIXELS, "experiment.games": 2, "env.noop_steps": 2, "env.play_steps": 10,
                               "substrate.n_hidden": 40, "recurrent.state_scale": 0.02, "experiment.seeds": [0, 1]})
     assert len(result.metrics["return"]) == 4 and np.isfinite(result.metrics["entropy"]).all()
+
+
+# Learning from pixels, on a task quick enough for CI: PaddleTrack drawn as 210x160 frames, black/white,
+# randomly projected (brian_dream/PaddleTrackPixels-v0), for pong_pixels' recurrent e-prop agent.
+# 64 latent variables, not Pong's 4: the paddle and the target are bars in columns of their own, and
+# with 64 random directions a linear readout can tell their heights apart (Pong's D = 4 learns over
+# 2000 games: results/pixels/pong). gamma 0.5: PaddleTrack rewards each step for the step's action.
+TRACK_PIXELS = "brian_dream/PaddleTrackPixels-v0"
+TRACK_GAMES = 100
+TRACK_LATE = 40  # games compared at the end of training
+TRACK_MARGIN = 5.0  # return per 50-step game; untrained agents score about 3, trained ones 10-13
+
+
+@functools.lru_cache(maxsize=None)
+def track_run(start_learning_game=0, learning=True):
+    rates = {} if learning else {"agent.learning_rate": 0.0, "recurrent.agent_readout_step": 0.0,
+                                 "recurrent.agent_recurrent_lr": 0.0}
+    return train("pong_pixels", progress=False, overrides={
+        "env.id": TRACK_PIXELS, "env.kwargs": {"latent_dim": 64}, "env.noop_steps": 0, "env.play_steps": 50,
+        "experiment.games": TRACK_GAMES, "experiment.seeds": [0, 1, 2], "simulation.device": "cpp",
+        "recurrent.state_scale": 0.1, "recurrent.agent_readout_step": 0.01, "agent.gamma": 0.5,
+        "agent.start_learning_game": start_learning_game, **rates})
+
+
+def track_gain(result):
+    """Late-game return of ``result`` minus that of the same agents never learning (same seeds)."""
+    def late(r):
+        m = r.metrics
+        return m["return"][m["game"] >= TRACK_GAMES - TRACK_LATE].mean()
+
+    return late(result) - late(track_run(start_learning_game=TRACK_GAMES))
+
+
+def test_paddle_track_pixels_draws_the_state_and_passes_gymnasiums_checker():
+    check_env(make_env(TRACK_PIXELS, latent_dim=8))
+    env = make_paddle_track_pixels(latent_dim=8)
+    xi, _ = env.reset(seed=3)
+    assert xi.shape == (8,) and env_state_size(TRACK_PIXELS, {"latent_dim": 8}) == 8
+    frames = env.env  # PixelFrames: the black/white frame under the projection
+    frame = frames.last_frame.reshape(FRAME_SHAPE)
+    track = env.unwrapped
+    # two white bars of 16 x 8 pixels, the paddle's on the right, the target's on the left, at their heights
+    assert frame.sum() == 2 * 16 * 8
+    for value, columns in ((track._paddle, slice(136, 144)), (track._target, slice(16, 24))):
+        rows = np.flatnonzero(frame[:, columns].any(axis=1))
+        assert len(rows) == 16 and abs(rows[0] - value * (210 - 16) / 255) <= 1
+    np.testing.assert_allclose(xi, env.matrix @ frames.last_frame, rtol=1e-5)
+
+
+@pytest.mark.slow
+def test_the_recurrent_agent_learns_from_pixels():
+    gain = track_gain(track_run())
+    assert gain > TRACK_MARGIN, f"learning from pixels gained only {gain:.2f} return per game"
+
+
+@pytest.mark.slow
+def test_the_pixel_learning_check_fails_without_learning():
+    off = track_run(learning=False)  # every learning rate 0, learning switched on from the first game
+    gain = track_gain(off)
+    assert not gain > TRACK_MARGIN, f"{gain:.2f} return per game gained with every learning rate 0"
+    # same seeds: the first game is played before any update, so trained and untrained agents play it alike
+    first = track_run().metrics["game"] == 0
+    np.testing.assert_array_equal(track_run().metrics["return"][first], off.metrics["return"][first])

@@ -38,6 +38,13 @@ ENV_IDS = {
         4,
         "keep a paddle on a target; learns in tens of games (quick start, tests)",
     ),
+    "brian_dream/PaddleTrackPixels-v0": (
+        "brian_dream.envs.pixels:make_paddle_track_pixels",
+        None,
+        "PaddleTrack drawn as 210x160 frames, black/white, randomly projected to latent_dim (default 4) variables "
+        "as PongPixels-v0 (the pixel pipeline's quick learning check); kwargs latent_dim, projection_variance, "
+        "projection_seed, threshold, bar_height, speed, tolerance",
+    ),
 }
 
 for _id, (_entry, _, _) in ENV_IDS.items():

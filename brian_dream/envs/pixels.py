@@ -34,7 +34,7 @@ from .autoencoder import ARCHITECTURE
 from .pong import PONG_ACTIONS
 
 __all__ = ["preprocess_frame", "PixelFrames", "BlackWhiteFrames", "RandomProjection", "AutoencoderLatent",
-           "make_pixels", "make_pong_pixels", "make_boxing_pixels", "last_frames", "grey_levels", "spaces_only",
+           "make_pixels", "make_pong_pixels", "make_boxing_pixels", "make_paddle_track_pixels", "last_frames", "grey_levels", "spaces_only",
            "FRAME_SHAPE"]
 
 #: ALE's full frame, rows x columns
@@ -228,6 +228,19 @@ def make_pong_pixels(latent="random", latent_dim=4, frame_mode="bw", **kwargs):
 def make_boxing_pixels(latent="autoencoder", latent_dim=36, frame_mode="grey", **kwargs):
     """``ALE/Boxing-v5`` frames (grey levels, full size) through the autoencoder's 36-d code (`make_pixels`)."""
     return make_pixels("Boxing", latent=latent, latent_dim=latent_dim, frame_mode=frame_mode, **kwargs)
+
+
+def make_paddle_track_pixels(latent_dim=4, projection_variance=0.1, projection_seed=0, threshold=100, bar_height=16,
+                             speed=6.0, tolerance=12.0):
+    """`~brian_dream.envs.track.PaddleTrack` drawn as frames, black/white, randomly projected to ``latent_dim``.
+
+    The pixel pipeline of ``brian_dream/PongPixels-v0`` (`PixelFrames`, `RandomProjection`) on
+    a task that learns in a hundred games: what the pixel learning test trains.
+    """
+    from .track import PaddleTrack, PaddleTrackFrames
+
+    env = PaddleTrackFrames(PaddleTrack(speed=speed, tolerance=tolerance), bar_height=bar_height)
+    return RandomProjection(PixelFrames(env, "bw", threshold), latent_dim, projection_variance, projection_seed)
 
 
 def last_frames(envs):

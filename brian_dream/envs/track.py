@@ -1,9 +1,9 @@
-"""PaddleTrack: a small control task that a linear readout learns in a few dozen games."""
+"""PaddleTrack: a small control task that a linear readout learns in a few dozen games, from its state or its frames."""
 
 import gymnasium as gym
 import numpy as np
 
-__all__ = ["PaddleTrack"]
+__all__ = ["PaddleTrack", "PaddleTrackFrames"]
 
 
 class PaddleTrack(gym.Env):
@@ -53,3 +53,40 @@ class PaddleTrack(gym.Env):
         else:
             reward = 0.0
         return self._obs(), reward, False, False, {}
+
+
+class PaddleTrackFrames(gym.ObservationWrapper):
+    """`PaddleTrack` drawn as an ALE-sized greyscale frame ``uint8[210, 160]``.
+
+    The paddle is a bar at the right (columns 136-143), the target a bar at the left
+    (columns 16-23), each ``bar_height`` rows tall, at the height of its value in 0-255
+    (0 at the top row, 255 with the bar's bottom on the last row), in grey level
+    ``brightness`` on a background of ``background`` (Pong's 87, so that the black/white
+    threshold of the pixel pipeline keeps the bars and drops the background). A quick task
+    for the pixel pipeline (`brian_dream.envs.pixels`): the frame holds the whole state.
+    """
+
+    #: columns of the two bars
+    PADDLE_COLUMNS = slice(136, 144)
+    TARGET_COLUMNS = slice(16, 24)
+
+    def __init__(self, env, bar_height=16, brightness=200, background=87):
+        super().__init__(env)
+        if not 1 <= bar_height <= 210:
+            raise ValueError(f"bar_height must be 1-210 rows, got {bar_height}")
+        self.bar_height, self.brightness, self.background = int(bar_height), int(brightness), int(background)
+        self.observation_space = gym.spaces.Box(0, 255, (210, 160), np.uint8)
+
+    def _top(self, value):
+        return int(round(float(value) * (210 - self.bar_height) / 255.0))
+
+    def observation(self, obs):
+        # PaddleTrack's state is (offset, offset, offset, paddle) with offset = (target - paddle)/2 + 128,
+        # never clipped for targets and paddles in range: the target is recovered exactly
+        paddle = float(obs[3])
+        target = paddle + 2.0 * (float(obs[0]) - 128.0)
+        frame = np.full((210, 160), self.background, np.uint8)
+        for value, columns in ((paddle, self.PADDLE_COLUMNS), (target, self.TARGET_COLUMNS)):
+            top = self._top(np.clip(value, 0.0, 255.0))
+            frame[top:top + self.bar_height, columns] = self.brightness
+        return frame
