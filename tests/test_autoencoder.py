@@ -193,6 +193,10 @@ def test_dream_movies_decode_the_autoencoders_latents(cache, tmp_path):
     from brian_dream.studies.dream_movies import dream_frames
 
     run = _pixel_dream_run(tmp_path, {"env.id": BOXING, "env.kwargs": SMALL_KWARGS, "recurrent.state_scale": 1.0})
+    # the run names the autoencoder its latent came from: the cache file, its checksum, its error
+    meta = json.loads((run / "meta.json").read_text())["autoencoder"]
+    assert meta["file"] == SMALL.file_name() and meta["sha256"] == cache["ae"].checksum
+    assert meta["test_mse"] == cache["ae"].record["test_mse"]
     with np.load(run / "dream_vs_real.npz") as f:
         comparison = {k: f[k] for k in f.files}
     rows = dream_frames(comparison, 0, cache["ae"])

@@ -179,6 +179,16 @@ class VectorGames:
         self.states = np.asarray(obs, dtype=float)
         return self.states, reward
 
+    def provenance(self):
+        """What the games' observations come from, where a wrapper says (a pixel game's autoencoder), for a
+        run's meta; ``{}`` otherwise."""
+        env = self.envs.envs[0]
+        while isinstance(env, gym.Wrapper):
+            if hasattr(env, "provenance"):
+                return env.provenance()
+            env = env.env
+        return {}
+
     def get_state(self):
         """Each game's state including its random stream, as ``uint8`` arrays (for checkpoints).
 

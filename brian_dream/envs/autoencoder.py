@@ -167,6 +167,11 @@ class Autoencoder:
         """Bounds of the code (the hidden activation's range)."""
         return self.spec.code_range
 
+    @property
+    def checksum(self):
+        """sha256 of the weights, biases and mean frame (what the cache file stores and checks)."""
+        return _checksum(self.weights, self.biases, self.mean_frame)
+
     def encode(self, frames):
         """``float[..., 33600]`` preprocessed frames -> ``float32[..., code_size]``."""
         x, act = np.asarray(frames, np.float32) - self.mean_frame, _ACTIVATIONS[self.spec.activation]
@@ -192,7 +197,7 @@ class Autoencoder:
         arrays["mean_frame"] = self.mean_frame
         arrays.update({f"b{k}": b for k, b in enumerate(self.biases)})
         meta = {"format": FORMAT_VERSION, "spec": self.spec.to_dict(), "record": self.record,
-                "sha256": _checksum(self.weights, self.biases, self.mean_frame)}
+                "sha256": self.checksum}
         buf = io.BytesIO()
         np.savez(buf, meta=np.array(json.dumps(meta)), **arrays)
         Path(path).parent.mkdir(parents=True, exist_ok=True)

@@ -139,6 +139,13 @@ class AutoencoderLatent(gym.ObservationWrapper):
         self.observation_space = gym.spaces.Box(*spec.code_range, (self.latent_dim,), np.float32)
         self.autoencoder = _cached_autoencoder(spec) if _LOAD_WEIGHTS.get() else None
 
+    def provenance(self):
+        """What a run's meta records of this latent: the autoencoder's file, checksum and reconstruction error."""
+        ae = self.autoencoder
+        record = {} if ae is None else {k: ae.record[k] for k in ("test_mse", "mean_frame_test_mse") if k in ae.record}
+        return {"autoencoder": {"file": self.autoencoder_spec.file_name(),
+                                "sha256": None if ae is None else ae.checksum, **record}}
+
     def observation(self, x):
         if self.autoencoder is None:
             raise RuntimeError("this env was made inside spaces_only(): it has no autoencoder weights")

@@ -177,6 +177,7 @@ def train(config="dynapse_pong", out_dir="runs", overrides=None, progress=True, 
 
     # -- the run folder (a resumed run keeps its own)
     meta = run_meta(config, substrates, driver)
+    meta.update(games.provenance())
     if driver.monitors:
         meta["monitors"] = [p.spec.to_dict() for p in driver.monitors.probes]
     elapsed_before = 0.0
