@@ -219,7 +219,7 @@ def _comparison_figure(data, block, reference, path):
             axes[2].set_yscale("log")
             axes[2].set_title("world-model state error", fontsize=LEGEND_FONTSIZE + 1)
             axes[2].set_xlabel("games")
-            axes[2].set_ylabel("mean squared error (RAM units²)")
+            axes[2].set_ylabel("squared error, summed over the state (state units²)")
     if reference:
         for k, (label, dreaming) in enumerate((("board, no dreaming", False), ("board, dreaming", True))):
             g, v = board_results(dreaming)
