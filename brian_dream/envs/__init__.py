@@ -182,11 +182,9 @@ class VectorGames:
     def provenance(self):
         """What the games' observations come from, where a wrapper says (a pixel game's autoencoder), for a
         run's meta; ``{}`` otherwise."""
-        env = self.envs.envs[0]
-        while isinstance(env, gym.Wrapper):
-            if hasattr(env, "provenance"):
-                return env.provenance()
-            env = env.env
+        for wrapper in _wrappers(self.envs.envs[0]):
+            if hasattr(wrapper, "provenance"):
+                return wrapper.provenance()
         return {}
 
     def get_state(self):
@@ -224,7 +222,13 @@ class VectorGames:
 def _restore_seeded_wrappers(env, seed):
     """Wrappers that derive something from the first seeded reset (`pixels.RandomProjection`) redo it:
     a resumed game continues from its emulator state and is not reset."""
+    for wrapper in _wrappers(env):
+        if hasattr(wrapper, "restore_for_seed"):
+            wrapper.restore_for_seed(seed)
+
+
+def _wrappers(env):
+    """The wrappers of ``env``, outermost first."""
     while isinstance(env, gym.Wrapper):
-        if hasattr(env, "restore_for_seed"):
-            env.restore_for_seed(seed)
+        yield env
         env = env.env

@@ -34,8 +34,8 @@ from .autoencoder import ARCHITECTURE
 from .pong import PONG_ACTIONS
 
 __all__ = ["preprocess_frame", "PixelFrames", "BlackWhiteFrames", "RandomProjection", "AutoencoderLatent",
-           "make_pixels", "make_pong_pixels", "make_boxing_pixels", "make_paddle_track_pixels", "last_frames", "grey_levels", "spaces_only",
-           "FRAME_SHAPE"]
+           "make_pixels", "make_pong_pixels", "make_boxing_pixels", "make_paddle_track_pixels", "last_frames",
+           "grey_levels", "spaces_only", "FRAME_SHAPE"]
 
 #: ALE's full frame, rows x columns
 FRAME_SHAPE = (210, 160)

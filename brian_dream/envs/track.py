@@ -3,6 +3,8 @@
 import gymnasium as gym
 import numpy as np
 
+from .pixels import FRAME_SHAPE
+
 __all__ = ["PaddleTrack", "PaddleTrackFrames"]
 
 
@@ -72,20 +74,20 @@ class PaddleTrackFrames(gym.ObservationWrapper):
 
     def __init__(self, env, bar_height=16, brightness=200, background=87):
         super().__init__(env)
-        if not 1 <= bar_height <= 210:
-            raise ValueError(f"bar_height must be 1-210 rows, got {bar_height}")
+        if not 1 <= bar_height <= FRAME_SHAPE[0]:
+            raise ValueError(f"bar_height must be 1-{FRAME_SHAPE[0]} rows, got {bar_height}")
         self.bar_height, self.brightness, self.background = int(bar_height), int(brightness), int(background)
-        self.observation_space = gym.spaces.Box(0, 255, (210, 160), np.uint8)
+        self.observation_space = gym.spaces.Box(0, 255, FRAME_SHAPE, np.uint8)
 
     def _top(self, value):
-        return int(round(float(value) * (210 - self.bar_height) / 255.0))
+        return int(round(float(value) * (FRAME_SHAPE[0] - self.bar_height) / 255.0))
 
     def observation(self, obs):
         # PaddleTrack's state is (offset, offset, offset, paddle) with offset = (target - paddle)/2 + 128,
         # never clipped for targets and paddles in range: the target is recovered exactly
         paddle = float(obs[3])
         target = paddle + 2.0 * (float(obs[0]) - 128.0)
-        frame = np.full((210, 160), self.background, np.uint8)
+        frame = np.full(FRAME_SHAPE, self.background, np.uint8)
         for value, columns in ((paddle, self.PADDLE_COLUMNS), (target, self.TARGET_COLUMNS)):
             top = self._top(np.clip(value, 0.0, 255.0))
             frame[top:top + self.bar_height, columns] = self.brightness
