@@ -11,7 +11,7 @@ Quick use from a notebook::
 See ``brian-dream --help`` for the same from the command line.
 """
 
-__version__ = "0.2.0"
+__version__ = "0.3.0"
 
 from .errors import BrianDreamError, ChipConstraintError, CheckpointError, ConfigError, DeviceError  # noqa: E402
 from .lazy import lazy_names  # noqa: E402

@@ -25,14 +25,28 @@ def test_ale_floor_counts_steps_on_every_process():
 def test_experiment_walltime_reports_the_floor_ratio_and_scaling(tmp_path):
     out = tmp_path / "walltime.json"
     subprocess.run([sys.executable, str(BENCHMARKS / "experiment_walltime.py"), "--device", "cpp", "--replicas", "2",
-                    "--games", "1", "--full-games", "10", "--floor-seconds", "0.3", "--scaling",
+                    "--games", "1", "--full-games", "4", "--floor-seconds", "0.3", "--scaling", "--full-sweep",
                     "--scale-replicas", "1", "2", "--scale-hidden", "40", "--scale-games", "1", "--out", str(out)],
                    check=True, capture_output=True, text=True)
     record = json.loads(out.read_text())
-    steps = 2 * 2 * 10 * (20 + 100)  # conditions x replicas x games x (no-op + play steps)
+    steps = 2 * 2 * 4 * (20 + 100)  # conditions x replicas x games x (no-op + play steps)
     assert record["experiment_env_steps"] == steps
-    assert record["ratio_to_ale_floor"] == pytest.approx(
+    assert record["ratio_to_ale_floor_measured_at_end"] == pytest.approx(
         record["projected_side_by_side_s"] / (steps / record["ale_floor"]["steps_per_s"]))
+    # the headline ratio: each run in floor units (its seconds x the one-core floor of its minutes)
+    rows = record["protocols"]
+    in_steps = [rows[k]["projected_full_s"] * rows[k]["floor_steps_per_s"] for k in
+                ("no_dreaming_1_replicas", "dreaming_1_replicas")]
+    assert record["ratio_to_ale_floor"] == pytest.approx(sum(in_steps) / (steps / 2))
+    # the sweep's schedule: each condition as 2 runs of 1 seed, two workers, each a no-dream then a dreaming run
+    rows = record["protocols"]
+    assert record["seed_groups"] == 2 and {"no_dreaming_1_replicas", "dreaming_1_replicas"} <= set(rows)
+    assert record["projected_side_by_side_s"] == pytest.approx(
+        rows["no_dreaming_1_replicas"]["projected_full_s"] + rows["dreaming_1_replicas"]["projected_full_s"])
+    for row in rows.values():
+        assert row["projected_full_s"] == pytest.approx(
+            4 * row["seconds_per_game"] + row["one_off_s"] + row["setup_s"]) and row["seconds_per_game"] > 0
+    assert record["full_sweep"]["wall_s"] > 0 and record["full_sweep"]["seed_groups"] == 2
     points = {(p["replicas"], p["n_hidden"]) for p in record["scaling"]["points"]}
     assert points == {(1, 510), (2, 510), (10, 40)}
     assert all(p["ms_per_agent_frame"] > 0 and p["peak_rss_mb_program"] > 0 for p in record["scaling"]["points"])
@@ -74,3 +88,13 @@ def test_pixel_throughput_measures_every_stage(tmp_path):
                 "projection_36_frames_per_s", "env_random_steps_per_s"):
         assert pong[key] > 0
     assert "brian-dream autoencoder --game Pong" in pong["encoder"]  # no cached autoencoder: said, not measured
+
+
+def test_sweep_makespan_hands_runs_to_the_first_free_worker():
+    sys.path.insert(0, str(BENCHMARKS))
+    from experiment_walltime import sweep_makespan
+
+    assert sweep_makespan([4, 4, 8, 8], 2) == 12  # each worker: a short run, then a long one
+    assert sweep_makespan([4, 8, 8], 2) == 12  # the third run waits for the short one
+    assert sweep_makespan([5, 1, 1, 1], 2) == 5
+    assert sweep_makespan([3, 3], 1) == 6

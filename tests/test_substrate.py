@@ -9,7 +9,7 @@ import gc
 
 import numpy as np
 import pytest
-from brian2 import ms
+from brian2 import ms, pA
 
 from brian_dream.chip.substrate import Substrate
 from brian_dream.devices import RuntimeDriver
@@ -25,16 +25,20 @@ def substrate(*args, **kwargs):
     return Substrate(*args, **kwargs)
 
 
-def run_counts(model, params, seeds, states, n_hidden=60, spike_trains="regular", target="cython"):
+def run_counts(model, params, seeds, states, n_hidden=60, spike_trains="regular", target="cython",
+               shared_constants=False):
     """Spike counts ``[frames, R, N]`` of a fresh substrate driven by ``states``, and plain facts about the
-    run (``frames``, each replica's ``connectivity``): no Brian2 object leaves, so the next call reuses the names."""
+    run (``frames``, each replica's ``connectivity``, the ``shared`` constants and the final ``state`` of the
+    integrated variables): no Brian2 object leaves, so the next call reuses the names."""
     sub = substrate("agent", model, params, seeds, 40, n_hidden, model.default_synapse_type,
-                    spike_trains=spike_trains, dt=DT)
+                    spike_trains=spike_trains, dt=DT, shared_constants=shared_constants)
     driver = RuntimeDriver([sub], FRAME, DT, target)
     enc = PopulationEncoder(4)
     out = driver.run_frames([{"agent": enc(s)} for s in states])
     info = {"frames": driver.timings["frames"],
-            "connectivity": [sub.replica_connectivity(r) for r in range(sub.n_replicas)]}
+            "connectivity": [sub.replica_connectivity(r) for r in range(sub.n_replicas)],
+            "shared": sorted(sub.shared_constants),
+            "state": {k: sub.hidden.variables[k].get_value().copy() for k in sub.hidden.equations.diff_eq_names}}
     return np.array([o["agent"] for o in out]), info
 
 
@@ -178,3 +182,37 @@ def test_mismatch_varies_neurons_and_synapses_per_replica(dpi):
     # the same seed gives the same chip, whatever replicas run beside it
     alone = substrate("agent", model, params, [2], 40, 200, "nmda", dt=DT, mismatch=0.2)
     np.testing.assert_array_equal(alone.hidden.tau_mem_[:], tau[1])
+
+
+@pytest.mark.parametrize("neuron", ["dpi", "lif"])
+def test_shared_constants_regroup_the_arithmetic_not_the_model(neuron, dpi, lif, random_states):
+    # simulation.shared_constants: one value for a constant no neuron differs in; Brian2 then takes
+    # what depends on constants alone out of the neuron loop, which changes only the rounding
+    model, params = dpi if neuron == "dpi" else lif
+    states = random_states(30, 2)
+    per_neuron, a = run_counts(model, params, [3, 4], states)
+    shared, b = run_counts(model, params, [3, 4], states, shared_constants=True)
+    assert a["shared"] == [] and b["shared"] == sorted(model.derive(params, [model.default_synapse_type]))
+    assert per_neuron.sum() > 0
+    np.testing.assert_array_equal(shared, per_neuron)
+    for name, value in a["state"].items():
+        np.testing.assert_allclose(b["state"][name], value, rtol=1e-9, atol=0, err_msg=name)
+
+
+def test_only_constants_that_no_neuron_differs_in_are_shared(dpi):
+    model, params = dpi
+    derived = set(model.derive(params, ["nmda"]))
+    sub = substrate("agent", model, params, [1, 2], 40, 20, "nmda", dt=DT, shared_constants=True)
+    assert set(sub.shared_constants) == derived and sub.hidden.variables["tau_mem"].scalar
+    del sub
+    # mismatch: every neuron its own circuit parameters (and what is derived from them)
+    sub = substrate("agent", model, params, [1, 2], 40, 20, "nmda", dt=DT, shared_constants=True, mismatch=0.2)
+    assert {"tau_mem", "I_tau_mem", "I_spkthr"}.isdisjoint(sub.shared_constants)
+    assert len(set(sub.hidden.tau_mem_[:])) == 40 and not sub.hidden.variables["tau_mem"].scalar
+    del sub
+    # a parameter that one replica sets differently stays per neuron, the rest is shared
+    other = dict(params, I_dc=params["I_dc"] + 1 * pA)
+    sub = substrate("agent", model, [params, other], [1, 2], 40, 20, "nmda", dt=DT, shared_constants=True)
+    assert set(sub.shared_constants) == derived - {"I_dc"}
+    dc = sub.hidden.I_dc_[:].reshape(2, 20)
+    assert np.all(dc[0] == dc[0, 0]) and np.all(dc[1] == dc[1, 0]) and dc[0, 0] != dc[1, 0]

@@ -260,3 +260,68 @@ def test_sigterm_to_a_sweep_stops_its_worker_processes(tmp_path):
         for w in workers:
             if Path(f"/proc/{w}").exists():
                 os.kill(w, signal.SIGKILL)
+
+
+def test_group_seeds_splits_in_order_with_sizes_within_one():
+    from brian_dream.studies.sweep import group_seeds
+
+    assert group_seeds([0, 1, 2, 3, 4, 5, 6, 7, 8, 9], 2) == [[0, 1, 2, 3, 4], [5, 6, 7, 8, 9]]
+    assert group_seeds([3, 1, 4, 1, 5], 3) == [[3, 1], [4, 1], [5]]
+    assert group_seeds([7], 1) == [[7]]
+
+
+def test_seed_groups_give_the_whole_runs_numbers_and_folders(tmp_path):
+    # three seeds in two groups (2 + 1), a dreaming condition (world model, dream-vs-real comparison)
+    # and an awake one: the joined folders must hold what the whole runs wrote
+    spec = {**SPEC, "seeds": [0, 1, 2], "grid": {},
+            "set": {**SPEC["set"], "simulation.codegen_target": "numpy", "dream.length": 5},
+            "conditions": {"awake": {}, "dream": {"experiment.protocol": "dream", "world_model.n_hidden": 20}}}
+    whole = run_sweep(spec, out_dir=tmp_path / "whole", progress=False)
+    grouped = run_sweep(spec, out_dir=tmp_path / "grouped", progress=False, seed_groups=2)
+    assert [r["final_return"] for r in grouped] == [r["final_return"] for r in whole]
+    root = tmp_path / "grouped" / "tiny"
+    for r in grouped:
+        run = root / r["run_dir"]
+        (alone,) = (tmp_path / "whole" / "tiny" / Path(r["run_dir"]).parent).glob("*")
+        assert (run / "metrics.csv").read_text() == (alone / "metrics.csv").read_text()
+        assert yaml.safe_load((run / "config.yaml").read_text()) == yaml.safe_load((alone / "config.yaml").read_text())
+        meta, alone_meta = (yaml.safe_load((d / "meta.json").read_text()) for d in (run, alone))
+        assert meta["seeds"] == [0, 1, 2] and meta["seed_groups"]["seeds"] == [[0, 1], [2]]
+        assert meta["chip_events"]["counts"] == alone_meta["chip_events"]["counts"]
+        assert meta["chip_energy"]["total_per_replica_J"] == pytest.approx(alone_meta["chip_energy"]["total_per_replica_J"])
+        assert (run / "learning_curve.png").is_file()
+        if r["condition"] == "dream":
+            import numpy as np
+
+            assert (run / "dream_vs_real.png").is_file()
+
+            with np.load(run / "dream_vs_real.npz") as a, np.load(alone / "dream_vs_real.npz") as b:
+                assert sorted(a.files) == sorted(b.files)
+                for k in a.files:
+                    np.testing.assert_array_equal(a[k], b[k])
+    groups = sorted(p.name for p in (root / "seed_groups").glob("*/*"))
+    assert groups == ["seeds_0-1", "seeds_0-1", "seeds_2-2", "seeds_2-2"]
+    # a rerun (with or without groups) finds the joined runs finished and runs nothing
+    folders = sorted(p.name for p in root.glob("*/*/*"))
+    assert run_sweep(spec, out_dir=tmp_path / "grouped", progress=False, seed_groups=3) == grouped
+    assert sorted(p.name for p in root.glob("*/*/*")) == folders
+
+
+@pytest.mark.parametrize("groups, fragment", [(0, "from 1 to the 2 seeds"), (3, "from 1 to the 2 seeds"),
+                                              (2, "Poisson")])
+def test_impossible_seed_groups_are_refused_before_anything_runs(tmp_path, groups, fragment):
+    spec = {**SPEC, "set": {**SPEC["set"], "encoder.spike_trains": "poisson"}}
+    with pytest.raises(ConfigError, match=fragment):
+        run_sweep(spec, out_dir=tmp_path, progress=False, seed_groups=groups)
+    assert not (tmp_path / "tiny").exists()
+
+
+def test_seed_groups_option_reaches_the_sweep(monkeypatch, tmp_path):
+    from brian_dream import cli
+    from brian_dream.studies import sweep
+
+    seen = []
+    monkeypatch.setattr(sweep, "run_sweep", lambda spec, **kw: seen.append(kw["seed_groups"]) or [{"sweep": "x"}])
+    for extra in ([], ["--seed-groups", "2"]):
+        assert cli.main(["sweep", "demo_sweep", "--out", str(tmp_path), "--quiet", *extra]) == 0
+    assert seen == [1, 2]

@@ -1,5 +1,7 @@
 """The simulated chip: R replicas of input generators, fixed sparse synapses and hidden neurons."""
 
+import re
+
 import numpy as np
 from brian2 import Clock, Hz, NeuronGroup, Synapses
 
@@ -56,11 +58,16 @@ class Substrate:
     n_wired_inputs : int, optional
         Only inputs ``0 .. n_wired_inputs-1`` are drawn in the fan-in; the others are
         driven but connected to nothing (default: all inputs are wired).
+    shared_constants : bool
+        Declare the neuron constants that every neuron of every replica holds at the
+        same value ``(constant, shared)`` (listed in ``shared_constants`` afterwards):
+        Brian2 then computes what depends on them alone once per step, not per neuron
+        (``simulation.shared_constants``). Default False: one value per neuron.
     """
 
     def __init__(self, name, model, params, seeds, n_inputs, n_hidden, synapse_type, fan_in=8,
                  max_multiplicity=4, spike_trains="regular", dt=None, mismatch=0.0, wiring_seeds=None,
-                 n_wired_inputs=None):
+                 n_wired_inputs=None, shared_constants=False):
         self.name = name
         self.model = model
         self.seeds = [int(s) for s in seeds]
@@ -108,9 +115,13 @@ class Substrate:
         else:
             raise ConfigError(f"spike_trains must be 'regular' or 'poisson', got {spike_trains!r}")
 
+        # constants that no neuron differs in are shared: Brian2 then evaluates what depends on
+        # them alone once per step, outside the neuron loop
+        shared = [k for k in constants[0] if shared_constants and _uniform([c[k] for c in constants])]
+        self.shared_constants = shared
         self.hidden = NeuronGroup(
             R * self.n_hidden,
-            model.equations([synapse_type]) + "\ncount : 1",
+            _share(model.equations([synapse_type]), shared) + "\ncount : 1",
             threshold=model.threshold,
             reset=model.reset + "; count += 1",
             refractory=model.refractory,
@@ -122,7 +133,9 @@ class Substrate:
             return np.concatenate([np.broadcast_to(np.asarray(v, dtype=float), (self.n_hidden,)) for v in values])
 
         for key in constants[0]:
-            setattr(self.hidden, key + "_", per_neuron([c[key] for c in constants]))
+            value = (float(np.ravel(np.asarray(constants[0][key], dtype=float))[0]) if key in shared
+                     else per_neuron([c[key] for c in constants]))
+            setattr(self.hidden, key + "_", value)
         for key in model.initial_values(constants[0]):
             setattr(self.hidden, key + "_", per_neuron([model.initial_values(c)[key] for c in constants]))
         floor = getattr(model, "floor_statement", None)
@@ -221,3 +234,20 @@ class Substrate:
         if not np.all(np.isfinite(rates)) or np.any(rates < 0):
             raise ValueError(f"{self.name}: input rates must be finite and >= 0 Hz")
         return rates
+
+
+def _uniform(values):
+    """Whether every element of ``values`` (one scalar or per-neuron array per replica) is the same number."""
+    flat = np.concatenate([np.ravel(np.asarray(v, dtype=float)) for v in values])
+    return bool(np.all(flat == flat[0]))
+
+
+def _share(equations, names):
+    """``equations`` with the ``(constant)`` parameters ``names`` declared ``(constant, shared)``."""
+    for name in names:
+        equations, found = re.subn(rf"^(\s*{re.escape(name)}\s*:[^(\n]*)\(constant\)", r"\1(constant, shared)",
+                                   equations, flags=re.MULTILINE)
+        if found != 1:
+            raise ValueError(f"{name!r} is not declared once as a (constant) parameter in the neuron equations")
+    return equations
+

@@ -2,6 +2,7 @@
 (synchronous frames for host code). See `brian_dream.devices` for the whole picture."""
 
 import numpy as np
+from brian2 import second
 
 __all__ = ["FrameDriver", "FrameSession", "RESET", "gated_operations"]
 
@@ -43,6 +44,7 @@ class FrameDriver:
         #: `brian_dream.devices.monitors.BrianMonitors`; ``monitors.recorder`` holds what they kept
         self.monitors = BrianMonitors(monitors, self.substrates, runtime)
         self.frame_duration = frame_duration
+        self.frame_s = float(frame_duration / second)  # per frame, without a unit check each time
         self.dt = dt
         steps = float(frame_duration / dt)
         if abs(steps - round(steps)) > 1e-9:

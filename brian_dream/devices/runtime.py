@@ -82,7 +82,7 @@ class RuntimeDriver(FrameDriver):
                 c[:] = 0
             if self.monitors:
                 self.monitors.drain_runtime(frame_start_device, self._t)
-            self._t += float(self.frame_duration / second)
+            self._t += self.frame_s
             self.timings["frames"] += 1
             self._apply(self._controller.send(counts))
         except StopIteration as stop:

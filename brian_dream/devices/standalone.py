@@ -524,7 +524,7 @@ class StandaloneDriver(FrameDriver):
             raw = [self._read(nb) for nb in self._count_bytes]
             if self.monitors:
                 self.monitors.read_bridge(self._read, self._t)
-        self._t += float(self.frame_duration / second)
+        self._t += self.frame_s
         self.timings["frames"] += 1
         return {s.name: np.rint(np.frombuffer(b, np.float64)).astype(np.int64).reshape(s.n_replicas, s.n_hidden)
                 for s, b in zip(self._order, raw)}

@@ -173,10 +173,17 @@ class VectorGames:
 
     def step(self, actions):
         """Step every game; rewards of ended games are 0. Returns ``(states, rewards)``."""
-        obs, reward, terminated, truncated, _ = self.envs.step(np.asarray(actions))
+        # each game's own step, as the vector env would call it (its autoreset is off), without its
+        # per-step merging of the games' info dicts, which the loop does not read
+        space = self.envs.single_observation_space
+        obs = np.empty((self.n,) + space.shape, dtype=space.dtype)
+        reward, ended = np.zeros(self.n), np.zeros(self.n, bool)
+        for k, (env, action) in enumerate(zip(self.envs.envs, np.asarray(actions))):
+            obs[k], reward[k], terminated, truncated, _ = env.step(action)
+            ended[k] = terminated or truncated
         reward = np.where(self.done, 0.0, reward)
-        self.done |= np.asarray(terminated) | np.asarray(truncated)
-        self.states = np.asarray(obs, dtype=float)
+        self.done |= ended
+        self.states = obs.astype(float)
         return self.states, reward
 
     def provenance(self):

@@ -52,6 +52,7 @@ def build_agent_substrate(config, name="agent"):
         name, model, params, config.experiment.seeds, config.n_inputs(), sub.n_hidden, config.synapse_type(),
         fan_in=sub.fan_in, max_multiplicity=sub.max_multiplicity, spike_trains=config.encoder.spike_trains,
         dt=parse_quantity(config.simulation.dt, ms), mismatch=mismatch, wiring_seeds=_wiring_seeds(config),
+        shared_constants=config.simulation.shared_constants,
     )
 
 
@@ -72,6 +73,7 @@ def build_world_model(config, encoder, name="model"):
         name, neuron, params, config.experiment.seeds, model.n_inputs, wm.n_hidden, synapse_type,
         fan_in=wm.fan_in, max_multiplicity=wm.max_multiplicity, spike_trains=config.encoder.spike_trains,
         dt=parse_quantity(config.simulation.dt, ms), mismatch=mismatch, wiring_seeds=_wiring_seeds(config),
+        shared_constants=config.simulation.shared_constants,
         # action-blind (the board's code): the action generators are driven but wired to nothing
         n_wired_inputs=None if wm.action_inputs else encoder.n_outputs,
     )

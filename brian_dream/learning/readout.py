@@ -47,22 +47,40 @@ class Adam:
         self.m = np.zeros(shape)
         self.v = np.zeros(shape)
         self.t = 0
+        # scratch arrays: the world model takes two steps every frame, and fresh temporaries of this
+        # size (tens of thousands of elements) cost more than the arithmetic
+        self._a, self._b = np.empty(shape), np.empty(shape)
 
     def step(self, param, grad):
-        """Update ``param`` in place with gradient ``grad``; returns ``param``."""
+        """Update ``param`` in place with gradient ``grad``; returns ``param``.
+
+        In place, with the operations (and so the rounding) of
+        ``m = b1 m + (1 - b1) g``, ``v = b2 v + (1 - b2) g g``,
+        ``param += sign lr (m / (1 - b1^t)) / (sqrt(v / (1 - b2^t)) + eps)``.
+        """
         self.t += 1
-        self.m = self.beta1 * self.m + (1 - self.beta1) * grad
-        self.v = self.beta2 * self.v + (1 - self.beta2) * grad * grad
-        m_hat = self.m / (1 - self.beta1**self.t)
-        v_hat = self.v / (1 - self.beta2**self.t)
-        param += self.sign * self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
+        a, b = self._a, self._b
+        np.multiply(1 - self.beta1, grad, out=a)
+        self.m *= self.beta1
+        self.m += a
+        np.multiply(1 - self.beta2, grad, out=a)
+        a *= grad
+        self.v *= self.beta2
+        self.v += a
+        np.divide(self.m, 1 - self.beta1**self.t, out=a)  # m_hat
+        a *= self.sign * self.lr
+        np.divide(self.v, 1 - self.beta2**self.t, out=b)  # v_hat
+        np.sqrt(b, out=b)
+        b += self.eps
+        a /= b
+        param += a
         return param
 
     def state(self):
-        return {"m": self.m, "v": self.v, "t": np.array(self.t)}
+        return {"m": self.m.copy(), "v": self.v.copy(), "t": np.array(self.t)}
 
     def load(self, state):
-        self.m, self.v, self.t = np.array(state["m"]), np.array(state["v"]), int(state["t"])
+        self.m, self.v, self.t = np.array(state["m"], dtype=float), np.array(state["v"], dtype=float), int(state["t"])
 
 
 def softmax(logits):

@@ -20,7 +20,12 @@ parameters and biases, learning rates): such a *batch* runs once, with
 ``experiment.replica_overrides``, under ``<out>/<name>/batches/<label>/``, and is then
 split into the ordinary per-run folders (``batch: false`` in the spec turns this
 off). Batches and the remaining runs go to separate processes, or to the workers of
-a Dask cluster. Each run has a fixed folder ``<out>/<name>/runs/<label>/``: running
+a Dask cluster. With ``seed_groups=K`` (``--seed-groups K``) each run that is not a
+batch runs instead as K simulations of about 1/K of its seeds, under
+``<out>/<name>/seed_groups/<label>/``, joined into the run's ordinary folder when all K
+have finished: the replicas do not interact, so the numbers are those of the whole
+run, and K processes keep more cores busy (one simulation alternates between its
+emulators and its network, so it uses about one core). Each run has a fixed folder ``<out>/<name>/runs/<label>/``: running
 the same command again skips finished runs and resumes killed ones from their last
 checkpoint. At the end the sweep writes ``summary.csv`` (one row per run and seed:
 a tidy table for pandas), a figure of final return against each grid parameter
@@ -40,7 +45,8 @@ from ..config import did_you_mean, is_replica_key, load_preset, read_yaml
 from ..errors import CheckpointError, ConfigError
 from ..runs import atomic_write
 
-__all__ = ["SweepSpec", "load_sweep", "run_sweep", "expand", "plan", "split_batch"]
+__all__ = ["SweepSpec", "load_sweep", "run_sweep", "expand", "plan", "split_batch", "group_seeds",
+           "join_seed_groups"]
 
 _KEYS = ("name", "preset", "games", "seeds", "set", "conditions", "grid", "description", "block", "batch")
 
@@ -288,7 +294,7 @@ def split_batch(batch_dir, index, n_parts, label, preset, overrides, run_root):
     return path
 
 
-def run_sweep(spec, out_dir="sweeps", jobs=1, scheduler=None, progress=True):
+def run_sweep(spec, out_dir="sweeps", jobs=1, scheduler=None, progress=True, seed_groups=1):
     """Run every run of a sweep and write its summary and report.
 
     Parameters
@@ -302,6 +308,11 @@ def run_sweep(spec, out_dir="sweeps", jobs=1, scheduler=None, progress=True):
     scheduler : str, optional
         Address of a Dask distributed scheduler (``tcp://host:8786``): runs are
         submitted to its workers, which must see ``out_dir`` (a shared disk).
+    seed_groups : int
+        Run each run that is not a batch as this many simulations of consecutive seeds
+        (`group_seeds`), joined into one run folder when all have finished
+        (`join_seed_groups`): the same numbers, more processes to share the cores. A
+        run resumed with another value starts its groups again (finished runs are kept).
 
     Returns
     -------
@@ -309,29 +320,146 @@ def run_sweep(spec, out_dir="sweeps", jobs=1, scheduler=None, progress=True):
         The rows of ``summary.csv``.
     """
     spec = load_sweep(spec)
+    if isinstance(seed_groups, bool) or not isinstance(seed_groups, int) or not 1 <= seed_groups <= len(spec.seeds):
+        raise ConfigError(f"seed_groups must be an integer from 1 to the {len(spec.seeds)} seeds of the sweep, "
+                          f"got {seed_groups!r}")
     root = Path(out_dir) / spec.name
     spec_file = root / "sweep.yaml"
     text = yaml.safe_dump(spec.to_dict(), sort_keys=False)
     if spec_file.is_file() and yaml.safe_load(spec_file.read_text()) != spec.to_dict():
         raise CheckpointError(f"{root} holds a different sweep; give another --out or restore its spec "
                               "(results are never overwritten)")
+    units = plan(spec)
+    if seed_groups > 1:
+        for job in (unit[0] for unit in units if len(unit) == 1):
+            if load_preset(job["preset"], job["overrides"]).encoder.spike_trains == "poisson":
+                raise ConfigError(f"seed_groups: run {job['label']} draws Poisson input trains from one random "
+                                  "stream that its replicas share, so a group of its seeds would not give the "
+                                  "numbers of the whole run; run it with seed_groups 1 (--seed-groups 1)")
     root.mkdir(parents=True, exist_ok=True)
     atomic_write(spec_file, text)
-    units = plan(spec)
-    args = []
+    args, owners, run_dirs = [], [], {}
     for unit in units:
-        if len(unit) == 1:
-            job = unit[0]
-            args.append((job["preset"], job["overrides"], str(root / "runs" / job["label"]), []))
-        else:
+        if len(unit) > 1:
             label = _batch_label(unit, spec)
             parts = [(j["label"], j["preset"], j["overrides"], str(root / "runs" / j["label"])) for j in unit]
             args.append((unit[0]["preset"], _batch_overrides(unit, spec, label), str(root / "batches" / label), parts))
+            owners.append([j["label"] for j in unit])
+            continue
+        job = unit[0]
+        run_root = root / "runs" / job["label"]
+        if seed_groups == 1 or _finished(run_root) is not None:
+            args.append((job["preset"], job["overrides"], str(run_root), []))
+            owners.append([job["label"]])
+            continue
+        for group in group_seeds(spec.seeds, seed_groups):
+            overrides = {**job["overrides"], "experiment.seeds": group}
+            folder = root / "seed_groups" / job["label"] / f"seeds_{group[0]}-{group[-1]}"
+            args.append((job["preset"], overrides, str(folder), []))
+            owners.append(job["label"])  # a part: a string, not a list
     done = _execute(args, jobs, scheduler, progress, spec.name)
+    parts = {}
+    for owner, dirs in zip(owners, done):
+        if isinstance(owner, str):
+            parts.setdefault(owner, []).append(dirs[0])
+        else:
+            run_dirs.update(zip(owner, dirs))
     todo = [job for unit in units for job in unit]
-    for job, run_dir in zip(todo, [d for unit_dirs in done for d in unit_dirs]):
-        job["run_dir"] = Path(run_dir)
+    for job in todo:
+        if job["label"] in parts:
+            run_dirs[job["label"]] = join_seed_groups(parts[job["label"]], job["preset"], job["overrides"],
+                                                      root / "runs" / job["label"])
+        job["run_dir"] = Path(run_dirs[job["label"]])
     return _summarise(spec, root, todo)
+
+
+def group_seeds(seeds, k):
+    """``seeds`` in ``k`` groups of consecutive seeds whose sizes differ by at most one (larger first)."""
+    size, extra = divmod(len(seeds), k)
+    out, start = [], 0
+    for g in range(k):
+        stop = start + size + (g < extra)
+        out.append(list(seeds[start:stop]))
+        start = stop
+    return out
+
+
+def join_seed_groups(part_dirs, preset, overrides, run_root):
+    """Write the finished runs of a run's seed groups (in seed order) as the run's ordinary folder.
+
+    The folder under ``run_root`` holds what the whole run would have written: its
+    config, the metric rows with the groups' replicas numbered on in order, the
+    dream-vs-real comparison and the chip's event counts of every replica (energy
+    priced again), the learning curve, and a meta.json written last (a folder without
+    it is incomplete and is written again) that names the groups. Its ``timings`` add
+    up the groups' (each group was one process; ``seed_groups`` in them says how many).
+    """
+    import numpy as np
+
+    from ..plots import learning_curve_figure
+    from ..runs import RunFolder, open_metrics, read_metrics, run_name
+
+    config = load_preset(preset, overrides)
+    metas = [RunFolder(d).read_meta() for d in part_dirs]
+    seeds = [s for m in metas for s in m["seeds"]]
+    if seeds != list(config.experiment.seeds) or not all("finished" in m for m in metas):
+        raise CheckpointError(f"{run_root}: the seed groups {[str(d) for d in part_dirs]} are not the finished "
+                              f"runs of seeds {config.experiment.seeds}; delete them and run the sweep again")
+    stamp = Path(part_dirs[0]).name.split("__")[-1]
+    path = Path(run_root) / (run_name(config).rsplit("__", 1)[0] + "__" + stamp)
+    path.mkdir(parents=True, exist_ok=True)
+    run = RunFolder(path)
+    atomic_write(path / "config.yaml", yaml.safe_dump(config.to_dict(), sort_keys=False))
+    # rows come in blocks of one group's replicas per game and phase: interleave the blocks
+    blocks, offset = [], 0
+    for d, meta in zip(part_dirs, metas):
+        with open_metrics(d) as f:
+            rows = list(csv.DictReader(f))
+        n = len(meta["seeds"])
+        for r in rows:
+            r["replica"] = int(r["replica"]) + offset
+        blocks.append([rows[i:i + n] for i in range(0, len(rows), n)])
+        offset += n
+    if len({len(b) for b in blocks}) != 1:
+        raise CheckpointError(f"{run_root}: the seed groups played different games; delete "
+                              f"{Path(part_dirs[0]).parent} and run the sweep again")
+    run.write_metrics([r for together in zip(*blocks) for block in together for r in block])
+    comparisons = [Path(d) / "dream_vs_real.npz" for d in part_dirs]
+    if all(c.is_file() for c in comparisons):
+        from ..envs import state_names
+        from ..plots import dream_vs_real_figure
+
+        loaded = [np.load(c) for c in comparisons]
+        joined = {k: np.concatenate([f[k] for f in loaded], axis=1) for k in loaded[0].files}
+        for f in loaded:
+            f.close()
+        np.savez_compressed(path / "dream_vs_real.npz", **joined)
+        dream_vs_real_figure(joined, names=state_names(config.env.id), path=path / "dream_vs_real.png")
+    label = config.experiment.name
+    learning_curve_figure({label: read_metrics(path)}, window=config.experiment.curve_window,
+                          path=path / "learning_curve.png",
+                          title=f"{config.env.id} · {label} · {len(seeds)} seeds ({len(part_dirs)} seed groups)",
+                          return_range=config.return_range())
+    meta = dict(metas[0])
+    meta["seeds"] = seeds
+    meta["started"] = min(m["started"] for m in metas)
+    meta["finished"] = max(m["finished"] for m in metas)
+    meta["seed_groups"] = {"run_dirs": [str(d) for d in part_dirs], "seeds": [m["seeds"] for m in metas]}
+    if all("timings" in m for m in metas):
+        keys = [k for k, v in metas[0]["timings"].items() if isinstance(v, (int, float))]
+        meta["timings"] = {k: sum(m["timings"].get(k, 0.0) for m in metas) for k in keys}
+        meta["timings"]["seed_groups"] = len(metas)
+    if "chip_events" in meta:
+        from ..chip.energy import EnergyTable, estimate_energy
+
+        ev = dict(meta["chip_events"])
+        ev["counts"] = {net: {k: [v for m in metas for v in m["chip_events"]["counts"][net][k]] for k in kinds}
+                        for net, kinds in ev["counts"].items()}
+        meta["chip_events"] = ev
+        meta["chip_energy"] = estimate_energy(ev["counts"], EnergyTable.load(), ev["games"],
+                                              meta.get("board_time_per_game_s"))
+    run.write_meta(meta)
+    return path
 
 
 def _execute(args, jobs, scheduler, progress, name):
