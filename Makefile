@@ -20,4 +20,4 @@ clean:
 # The neuromorphic-dreaming experiment (10 seeds x 2000 games, no dreaming vs dreaming) and
 # its report; run it again after an interruption to continue.
 reproduce: setup
-	.venv/bin/brian-dream sweep dreaming_main --jobs 2 --out results
+	.venv/bin/brian-dream sweep dreaming_main --jobs 2 --seed-groups 2 --out results
