@@ -25,11 +25,12 @@ batch runs instead as K simulations of about 1/K of its seeds, under
 ``<out>/<name>/seed_groups/<label>/``, joined into the run's ordinary folder when all K
 have finished: the replicas do not interact, so the numbers are those of the whole
 run, and K processes keep more cores busy (one simulation alternates between its
-emulators and its network, so it uses about one core). Each run has a fixed folder ``<out>/<name>/runs/<label>/``: running
-the same command again skips finished runs and resumes killed ones from their last
-checkpoint. At the end the sweep writes ``summary.csv`` (one row per run and seed:
-a tidy table for pandas), a figure of final return against each grid parameter
-and the condition report of `brian_dream.studies.analysis.compare_conditions`.
+emulators and its network, so it uses about one core). Each run has a fixed folder
+``<out>/<name>/runs/<label>/``: running the same command again skips finished runs
+and resumes killed ones from their last checkpoint. At the end the sweep writes
+``summary.csv`` (one row per run and seed: a tidy table for pandas), a figure of final
+return against each grid parameter and the condition report of
+`brian_dream.studies.analysis.compare_conditions`.
 """
 
 import csv
