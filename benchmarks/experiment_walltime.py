@@ -11,9 +11,9 @@ Times a short run of each protocol with all seeds as replicas of one simulation
 (as ``brian-dream sweep dreaming_main`` runs them), learning switched on from the
 first game, and scales the per-game time to the full experiment. The per-game time
 is the steady state: a run of 1 game and one of 1 + ``--games`` games are timed and
-their difference divided by ``--games``, so that what a run pays once (the
-emulators' first, seeded reset loads their ROM; the closing dream-vs-real game) is
-added once to the projection instead of to every game. The board needed
+their difference divided by ``--games``, so that what a run pays once (the closing
+dream-vs-real game, the set-up) is added once to the projection instead of to every
+game. The board needed
 about 1 h per no-dream run and 3 h per dreaming run, 40 h for the 20 runs
 (Blakowski et al. 2024, code README); ``brian_dream.experiment.protocols.board_time`` gives the same
 estimate from the 8.4 ms + 10 ms per network step.
@@ -82,7 +82,7 @@ def time_protocol(preset, replicas, games, device="runtime", floor_seconds=None)
     this VM's speed drifts by tens of percent within minutes, and the ratio to the floor is taken
     against the floor of the same minutes."""
     rates = [ale_floor(seconds=floor_seconds, processes=1)["steps_per_s"]] if floor_seconds else []
-    wall_1, t1 = _loop_time(preset, replicas, 1, device)
+    _, t1 = _loop_time(preset, replicas, 1, device)
     wall, t = _loop_time(preset, replicas, 1 + games, device)
     if floor_seconds:
         rates.append(ale_floor(seconds=floor_seconds, processes=1)["steps_per_s"])

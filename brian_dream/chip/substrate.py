@@ -117,7 +117,7 @@ class Substrate:
 
         # constants that no neuron differs in are shared: Brian2 then evaluates what depends on
         # them alone once per step, outside the neuron loop
-        shared = [k for k in constants[0] if shared_constants and _uniform([c[k] for c in constants])]
+        shared = [k for k in constants[0] if _uniform([c[k] for c in constants])] if shared_constants else []
         self.shared_constants = shared
         self.hidden = NeuronGroup(
             R * self.n_hidden,

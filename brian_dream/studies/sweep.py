@@ -246,8 +246,7 @@ def split_batch(batch_dir, index, n_parts, label, preset, overrides, run_root):
 
     import numpy as np
 
-    from ..plots import learning_curve_figure
-    from ..runs import RunFolder, open_metrics, read_metrics, run_name
+    from ..runs import RunFolder, open_metrics, run_name
 
     batch = RunFolder(batch_dir)
     config = load_preset(preset, overrides)
@@ -264,18 +263,11 @@ def split_batch(batch_dir, index, n_parts, label, preset, overrides, run_root):
         r["replica"] = int(r["replica"]) - index * S
     run.write_metrics(rows)
     comparison = Path(batch_dir) / "dream_vs_real.npz"
+    part = None
     if comparison.is_file():
-        from ..envs import state_names
-        from ..plots import dream_vs_real_figure
-
         with np.load(comparison) as f:
             part = {k: f[k][:, index * S:(index + 1) * S] for k in f.files}
-        np.savez_compressed(path / "dream_vs_real.npz", **part)
-        dream_vs_real_figure(part, names=state_names(config.env.id), path=path / "dream_vs_real.png")
-    learning_curve_figure({label: read_metrics(path)}, window=config.experiment.curve_window,
-                          path=path / "learning_curve.png",
-                          title=f"{config.env.id} · {label} · {S} seeds (batch of {n_parts})",
-                          return_range=config.return_range())
+    _write_figures(path, config, label, f"batch of {n_parts}", part)
     meta = batch.read_meta()
     meta["seeds"] = config.experiment.seeds
     meta["batch"] = {"run_dir": str(batch_dir), "part": index, "parts": n_parts, "replicas": list(replicas)}
@@ -284,13 +276,8 @@ def split_batch(batch_dir, index, n_parts, label, preset, overrides, run_root):
                            "board_estimate": meta["timings"].get("board_estimate", 0.0) / n_parts,
                            "shared_by_parts": n_parts}
     if "chip_events" in meta:  # this run's replicas' events, priced again
-        from ..chip.energy import EnergyTable, estimate_energy
-
-        ev = meta["chip_events"]
-        ev["counts"] = {net: {k: v[index * S:(index + 1) * S] for k, v in kinds.items()}
-                        for net, kinds in ev["counts"].items()}
-        meta["chip_energy"] = estimate_energy(ev["counts"], EnergyTable.load(), ev["games"],
-                                              meta.get("board_time_per_game_s"))
+        _price_events(meta, {net: {k: v[index * S:(index + 1) * S] for k, v in kinds.items()}
+                             for net, kinds in meta["chip_events"]["counts"].items()})
     run.write_meta(meta)
     return path
 
@@ -397,8 +384,7 @@ def join_seed_groups(part_dirs, preset, overrides, run_root):
     """
     import numpy as np
 
-    from ..plots import learning_curve_figure
-    from ..runs import RunFolder, open_metrics, read_metrics, run_name
+    from ..runs import RunFolder, open_metrics, run_name
 
     config = load_preset(preset, overrides)
     metas = [RunFolder(d).read_meta() for d in part_dirs]
@@ -426,21 +412,13 @@ def join_seed_groups(part_dirs, preset, overrides, run_root):
                               f"{Path(part_dirs[0]).parent} and run the sweep again")
     run.write_metrics([r for together in zip(*blocks) for block in together for r in block])
     comparisons = [Path(d) / "dream_vs_real.npz" for d in part_dirs]
+    joined = None
     if all(c.is_file() for c in comparisons):
-        from ..envs import state_names
-        from ..plots import dream_vs_real_figure
-
         loaded = [np.load(c) for c in comparisons]
         joined = {k: np.concatenate([f[k] for f in loaded], axis=1) for k in loaded[0].files}
         for f in loaded:
             f.close()
-        np.savez_compressed(path / "dream_vs_real.npz", **joined)
-        dream_vs_real_figure(joined, names=state_names(config.env.id), path=path / "dream_vs_real.png")
-    label = config.experiment.name
-    learning_curve_figure({label: read_metrics(path)}, window=config.experiment.curve_window,
-                          path=path / "learning_curve.png",
-                          title=f"{config.env.id} · {label} · {len(seeds)} seeds ({len(part_dirs)} seed groups)",
-                          return_range=config.return_range())
+    _write_figures(path, config, config.experiment.name, f"{len(part_dirs)} seed groups", joined)
     meta = dict(metas[0])
     meta["seeds"] = seeds
     meta["started"] = min(m["started"] for m in metas)
@@ -451,16 +429,38 @@ def join_seed_groups(part_dirs, preset, overrides, run_root):
         meta["timings"] = {k: sum(m["timings"].get(k, 0.0) for m in metas) for k in keys}
         meta["timings"]["seed_groups"] = len(metas)
     if "chip_events" in meta:
-        from ..chip.energy import EnergyTable, estimate_energy
-
-        ev = dict(meta["chip_events"])
-        ev["counts"] = {net: {k: [v for m in metas for v in m["chip_events"]["counts"][net][k]] for k in kinds}
-                        for net, kinds in ev["counts"].items()}
-        meta["chip_events"] = ev
-        meta["chip_energy"] = estimate_energy(ev["counts"], EnergyTable.load(), ev["games"],
-                                              meta.get("board_time_per_game_s"))
+        _price_events(meta, {net: {k: [v for m in metas for v in m["chip_events"]["counts"][net][k]] for k in kinds}
+                             for net, kinds in meta["chip_events"]["counts"].items()})
     run.write_meta(meta)
     return path
+
+
+def _write_figures(path, config, label, note, comparison=None):
+    """A split or joined run folder's dream-vs-real arrays and figure (where the run has them) and its
+    learning curve, titled with ``note`` (how the folder was made)."""
+    import numpy as np
+
+    from ..plots import dream_vs_real_figure, learning_curve_figure
+    from ..runs import read_metrics
+
+    if comparison is not None:
+        from ..envs import state_names
+
+        np.savez_compressed(path / "dream_vs_real.npz", **comparison)
+        dream_vs_real_figure(comparison, names=state_names(config.env.id), path=path / "dream_vs_real.png")
+    learning_curve_figure({label: read_metrics(path)}, window=config.experiment.curve_window,
+                          path=path / "learning_curve.png",
+                          title=f"{config.env.id} · {label} · {len(config.experiment.seeds)} seeds ({note})",
+                          return_range=config.return_range())
+
+
+def _price_events(meta, counts):
+    """Put ``counts`` (``{network: {kind: [per replica]}}``) in ``meta``'s chip events and price them again."""
+    from ..chip.energy import EnergyTable, estimate_energy
+
+    meta["chip_events"] = {**meta["chip_events"], "counts": counts}
+    meta["chip_energy"] = estimate_energy(counts, EnergyTable.load(), meta["chip_events"]["games"],
+                                          meta.get("board_time_per_game_s"))
 
 
 def _execute(args, jobs, scheduler, progress, name):
